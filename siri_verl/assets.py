@@ -1,0 +1,56 @@
+"""Named build artefacts that configs can point at: ``${siri_verl_asset:NAME}``.
+
+An asset is built on first use and cached (see ``siri_verl.models.tiny.cache_root``), so a
+config can name "the tiny model" or "the toy training set" without a path that exists yet.
+Resolution happens on the driver, before the config is handed to verl.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from omegaconf import OmegaConf
+
+RESOLVER_NAME = "siri_verl_asset"
+
+_ASSETS: dict[str, Callable[[], str]] = {}
+
+
+def register_asset(name: str):
+    def decorator(build: Callable[[], str]) -> Callable[[], str]:
+        _ASSETS[name] = build
+        return build
+
+    return decorator
+
+
+def resolve_asset(name: str) -> str:
+    if name not in _ASSETS:
+        raise KeyError(f"unknown asset ${{{RESOLVER_NAME}:{name}}}; known assets: {sorted(_ASSETS)}")
+    return _ASSETS[name]()
+
+
+@register_asset("tiny_model")
+def _tiny_model() -> str:
+    from siri_verl.models.tiny import ensure_tiny_model
+
+    return str(ensure_tiny_model())
+
+
+def _toy_split(split: str) -> str:
+    from siri_verl.data.toy import write_parquet
+    from siri_verl.models.tiny import cache_root
+
+    out_dir = cache_root() / "data" / "toy_addition"
+    if not (out_dir / f"{split}.parquet").exists():
+        write_parquet(out_dir)
+    return str(out_dir / f"{split}.parquet")
+
+
+register_asset("toy_train")(lambda: _toy_split("train"))
+register_asset("toy_val")(lambda: _toy_split("val"))
+
+
+def register_resolver() -> None:
+    if not OmegaConf.has_resolver(RESOLVER_NAME):
+        OmegaConf.register_new_resolver(RESOLVER_NAME, resolve_asset)

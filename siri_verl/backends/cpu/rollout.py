@@ -1,0 +1,236 @@
+"""An HF-transformers rollout backend for verl, registered as rollout ``hf``.
+
+Three pieces, mirroring verl's vLLM backend:
+
+- ``HFRolloutServer``: a Ray actor per replica that holds a copy of the policy and serves
+  verl's token-in-token-out ``generate``. Concurrent requests are queued and decoded together
+  (one batched forward per token), grouped by their sampling settings.
+- ``HFRolloutReplica``: the ``RolloutReplica`` verl's ``LLMServerManager`` creates
+  (``RolloutReplicaRegistry``); it launches the server.
+- ``HFServerAdapter``: the worker-side ``BaseRollout`` (``_ROLLOUT_REGISTRY``) living in each
+  FSDP actor process; after every optimiser step it pushes the actor's full weights to the
+  server through Ray's object store.
+
+It exists so that the real verl trainer runs on a machine with no accelerator; on GPUs use
+``rollout.name=vllm``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import defaultdict
+from typing import Any, Generator
+
+import ray
+import torch
+
+from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
+from verl.workers.rollout.base import BaseRollout
+from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+
+logger = logging.getLogger(__name__)
+
+ROLLOUT_NAME = "hf"
+
+
+def server_actor_name(replica_rank: int) -> str:
+    return f"{ROLLOUT_NAME}_server_{replica_rank}"
+
+
+class HFRolloutServer:
+    """Serves ``generate`` for one rollout replica from an in-process HF model."""
+
+    def __init__(self, config, model_config, replica_rank: int, max_batch_size: int = 64) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config
+        self.model_config = model_config
+        self.replica_rank = replica_rank
+        self.max_batch_size = max_batch_size
+        torch.set_num_threads(max(1, int(os.environ.get("SIRI_VERL_ROLLOUT_THREADS", "1"))))
+        # verl hands replicas the model section as a DictConfig, and workers an HFModelConfig.
+        path = model_config.get("local_path") or model_config.get("path")
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
+        self.model.eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_config.get("local_tokenizer_path") or path)
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        eos = self.model.generation_config.eos_token_id
+        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id])
+        self.global_steps: int | None = None
+        self.generator = torch.Generator().manual_seed(int(getattr(config, "seed", 0)) + replica_rank)
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+        self._weights_lock: asyncio.Lock | None = None
+
+    async def _ensure_worker(self) -> None:
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._weights_lock = asyncio.Lock()
+            self._worker = asyncio.get_running_loop().create_task(self._serve_batches())
+
+    def _max_tokens(self, prompt_ids: list[int], sampling_params: dict) -> int:
+        room = self.config.prompt_length + self.config.response_length - len(prompt_ids)
+        requested = sampling_params.get("max_tokens", sampling_params.get("max_new_tokens"))
+        limit = min(self.config.response_length, room) if requested is None else min(int(requested), room)
+        if limit < 1:
+            raise ValueError(
+                f"prompt of {len(prompt_ids)} tokens leaves no room to generate within "
+                f"rollout.prompt_length + rollout.response_length = {self.config.prompt_length + self.config.response_length}"
+            )
+        return limit
+
+    async def generate(self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str, **_) -> TokenOutput:
+        """verl's token-in-token-out call. Honours ``max_tokens`` and the sampling settings."""
+        await self._ensure_worker()
+        future = asyncio.get_running_loop().create_future()
+        request = (list(prompt_ids), self._max_tokens(prompt_ids, sampling_params), SamplingSettings.from_request(sampling_params))
+        await self._queue.put((request, future))
+        return await future
+
+    async def _serve_batches(self) -> None:
+        while True:
+            pending = [await self._queue.get()]
+            # Let the other coroutines of this agent-loop wave enqueue before decoding.
+            await asyncio.sleep(0.005)
+            while not self._queue.empty() and len(pending) < self.max_batch_size:
+                pending.append(self._queue.get_nowait())
+            groups: dict[SamplingSettings, list] = defaultdict(list)
+            for item in pending:
+                groups[item[0][2]].append(item)
+            async with self._weights_lock:
+                for settings, items in groups.items():
+                    await self._decode_group(settings, items)
+
+    async def _decode_group(self, settings: SamplingSettings, items: list) -> None:
+        prompts = [request[0] for request, _ in items]
+        max_tokens = [request[1] for request, _ in items]
+        try:
+            generations = await asyncio.to_thread(
+                generate_batch, self.model, prompts, max_tokens, settings, self.eos_token_ids, self.pad_token_id, self.generator
+            )
+        except Exception as error:  # deliver the failure to every waiting request, keep serving
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), generation in zip(items, generations):
+            if not future.done():
+                future.set_result(
+                    TokenOutput(
+                        token_ids=generation.token_ids,
+                        log_probs=generation.log_probs,
+                        stop_reason="completed",
+                        extra_fields={"global_steps": self.global_steps, "finish_reason": generation.finish_reason},
+                    )
+                )
+
+    async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: int | None = None) -> None:
+        """Load the actor's full weights; waits for the batch in flight to finish first."""
+        await self._ensure_worker()
+        async with self._weights_lock:
+            state = {name: tensor.to(torch.float32) for name, tensor in named_tensors.items()}
+            known = self.model.state_dict()
+            unknown = sorted(set(state) - set(known))
+            if unknown:
+                raise KeyError(f"weights not in the rollout model: {unknown[:5]}")
+            self.model.load_state_dict(state, strict=False)
+            if self.model.config.tie_word_embeddings:
+                self.model.tie_weights()
+            if global_steps is not None:
+                self.global_steps = global_steps
+
+    def logits(self, input_ids: list[list[int]]) -> torch.Tensor:
+        """Raw logits ``(batch, seq, vocab)`` for equal-length inputs; used by the tests."""
+        with torch.no_grad():
+            return self.model(input_ids=torch.tensor(input_ids)).logits
+
+    async def set_global_steps(self, global_steps: int) -> None:
+        self.global_steps = global_steps
+
+    # The lifecycle calls verl makes on every backend. Weights stay resident on CPU, there is
+    # no KV cache between requests and no request is ever parked, so they have nothing to do.
+    async def wake_up(self, tags: list[str] | None = None) -> None: ...
+    async def sleep(self) -> None: ...
+    async def clear_kv_cache(self) -> None: ...
+    async def release_kv_cache(self) -> None: ...
+    async def resume_kv_cache(self) -> None: ...
+    async def abort_all_requests(self, reset_prefix_cache: bool = True, reject_request: bool = False) -> dict:
+        return {}
+    async def resume_generation(self) -> None: ...
+    async def wait_for_requests_to_drain(self) -> None: ...
+    async def start_profile(self, **kwargs) -> None: ...
+    async def stop_profile(self) -> None: ...
+
+
+class HFRolloutReplica(RolloutReplica):
+    """One HF server per replica; the replica's workers only push weights to it."""
+
+    async def launch_servers(self) -> None:
+        server_cls = ray.remote(HFRolloutServer)
+        server = server_cls.options(
+            name=server_actor_name(self.replica_rank) + self.name_suffix,
+            num_cpus=0,  # a CPU reservation here can starve the trainer's actors on 2 cores
+            max_concurrency=self.max_concurrency,
+            runtime_env={"env_vars": {"VERL_PLATFORM": os.environ.get("VERL_PLATFORM", "cpu")}},
+        ).remote(self.config, self.model_config, self.replica_rank)
+        self.servers = [server]
+        self._server_handle = server
+        self._server_address = server_actor_name(self.replica_rank)
+
+    def rollout_worker_use_gpu(self) -> bool:
+        return False
+
+
+class HFServerAdapter(BaseRollout):
+    """Worker-side rollout: sends the FSDP actor's weights to its replica's server.
+
+    Every rank walks the weight generator (gathering a sharded tensor is collective), but only
+    the first rank of each replica sends.
+    """
+
+    def __init__(self, config, model_config, device_mesh, replica_rank: int = -1) -> None:
+        super().__init__(config, model_config, device_mesh)
+        rank = int(os.environ.get("RANK", "0"))
+        replica_world = (
+            self.config.tensor_model_parallel_size * self.config.data_parallel_size * self.config.pipeline_model_parallel_size
+        )
+        self.replica_rank = rank // replica_world if replica_rank == -1 else replica_rank
+        self.is_sender = rank % replica_world == 0
+        self._server = None
+
+    def _server_handle(self):
+        if self._server is None:
+            self._server = ray.get_actor(server_actor_name(self.replica_rank))
+        return self._server
+
+    async def resume(self, tags: list[str]) -> None: ...
+
+    async def release(self) -> None: ...
+
+    async def update_weights(
+        self,
+        weights: Generator[tuple[str, torch.Tensor], None, None],
+        wire_format: str = "named_tensors",
+        global_steps: int | None = None,
+        **kwargs,
+    ) -> None:
+        if wire_format != "named_tensors":
+            raise NotImplementedError(f"the hf rollout takes full tensors only, not {wire_format!r}")
+        state = {}
+        for name, tensor in weights:
+            if hasattr(tensor, "full_tensor"):
+                tensor = tensor.full_tensor()
+            state[name] = tensor.detach().to("cpu", copy=True)
+        if self.is_sender:
+            await self._server_handle().update_weights.remote(state, global_steps)
+
+
+def register() -> None:
+    """Make ``rollout.name=hf`` resolvable in this process (the replica and the worker side)."""
+    from verl.workers.rollout import base as rollout_base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFRolloutReplica)
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = f"{__name__}.HFServerAdapter"

@@ -1,0 +1,119 @@
+"""``python -m siri_verl [recipe=NAME] [key=value ...]``: compose, check, and run verl's trainer.
+
+The Hydra app composes verl's ``ppo_trainer`` with this project's ``conf/`` and a recipe, then:
+
+1. runs the compose-time checks (``siri_verl.checks``): a bad key fails here, in seconds;
+2. exports the backend's environment (``ray_kwargs.ray_init.runtime_env.env_vars``) to this
+   driver too, so the driver and every Ray worker pick the same verl platform;
+3. opens the MLflow run on the driver, so its id is known for the summary and for sweeps,
+   and lets verl's tracker attach to it in the TaskRunner (``MLFLOW_RUN_ID``);
+4. resolves every interpolation here, where Hydra's runtime exists, and calls verl's
+   ``run_ppo`` with its V1 TaskRunner;
+5. shuts Ray down, so a ``-m`` sweep starts each job on a fresh cluster, and prints a summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from siri_verl import assets, tracking
+from siri_verl.checks import ConfigError, run_checks
+
+logger = logging.getLogger(__name__)
+
+
+def conf_dir() -> str:
+    """The primary config directory: packaged as ``siri_verl/_conf`` in a wheel, ``conf/`` in a checkout."""
+    packaged = Path(__file__).parent / "_conf"
+    return str(packaged if (packaged / "config.yaml").exists() else Path(__file__).parents[1] / "conf")
+
+
+def export_backend_env(cfg: DictConfig) -> dict[str, str]:
+    env = OmegaConf.select(cfg, "ray_kwargs.ray_init.runtime_env.env_vars", default=None) or {}
+    env = {str(k): str(v) for k, v in OmegaConf.to_container(env, resolve=True).items()}
+    os.environ.update(env)
+    return env
+
+
+def use_platform_from_env() -> None:
+    """Point verl at ``VERL_PLATFORM`` in this driver and register what that backend needs.
+
+    Composing the config already imported verl (its configs are ``pkg://verl...``), and with it
+    this project's plugin, before the backend's environment was known.
+    """
+    from verl.plugin.platform import PlatformRegistry, platform_manager, set_platform
+
+    from siri_verl.plugin import register_all
+
+    register_all()
+    wanted = os.environ.get("VERL_PLATFORM", "").strip().lower()
+    current = platform_manager._current_platform
+    if wanted and current is not None and PlatformRegistry.get(wanted) is not type(current):
+        set_platform(PlatformRegistry.get(wanted)())
+
+
+def add_runtime_env(cfg: DictConfig, env: dict[str, str]) -> None:
+    with open_dict(cfg):
+        runtime_env = cfg.ray_kwargs.ray_init.setdefault("runtime_env", {})
+        env_vars = runtime_env.setdefault("env_vars", {})
+        for key, value in env.items():
+            env_vars[key] = value
+
+
+def run(cfg: DictConfig) -> dict:
+    """Run one training job from a composed config; returns the summary."""
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    run_checks(cfg, choices)
+    export_backend_env(cfg)
+    use_platform_from_env()
+
+    # verl reads the platform at import time (constants_ppo), so import it only now.
+    import ray
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+    from verl.utils.device import auto_set_device
+
+    OmegaConf.resolve(cfg)
+    auto_set_device(cfg)
+    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+
+    mlflow_run = tracking.open_training_run(cfg, choices)
+    if mlflow_run is not None:
+        add_runtime_env(cfg, mlflow_run.env)
+        os.environ.update(mlflow_run.env)
+
+    started = time.time()
+    succeeded = False
+    try:
+        run_ppo(cfg, task_runner_class=TaskRunnerV1)
+        succeeded = True
+    finally:
+        if cfg.siri_verl.shutdown_ray and ray.is_initialized():
+            ray.shutdown()
+        if mlflow_run is not None:
+            tracking.close_training_run(mlflow_run, succeeded)
+    summary = tracking.training_summary(cfg, mlflow_run, time.time() - started)
+    if cfg.siri_verl.summary:
+        print(tracking.format_summary(summary), flush=True)
+    return summary
+
+
+assets.register_resolver()
+
+
+@hydra.main(version_base=None, config_path=conf_dir(), config_name="config")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except ConfigError as error:
+        print(f"\nsiri_verl: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
