@@ -57,10 +57,8 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
     """verl truncates at data.max_response_length, so it must be at least the schedule's maximum."""
     if OmegaConf.select(cfg, "schedule") is None:
         return
-    try:
-        from siri_verl.siri.schedule import build_schedule
-    except ImportError:  # TEMP
-        return
+    from siri_verl.siri.schedule import build_schedule
+
 
     schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=True))
     response_length = OmegaConf.select(cfg, "data.max_response_length")

@@ -3,6 +3,12 @@
 verl imports each entry point of the ``verl.plugins`` group at ``import verl`` time and logs
 failures only at debug level, so ``tests/test_plugin_on_cpu.py`` checks in a fresh process
 and inside a Ray worker that everything below is really registered.
+
+What it registers, each in verl's own registry:
+
+- the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
+- the ``siri_length`` agent loop (siri/agent_loop.py);
+- the ``siri_verl`` trainer mode (trainer.py).
 """
 
 
@@ -10,7 +16,12 @@ def register_all() -> None:
     """Idempotent: the launcher calls it again once the backend's environment is exported."""
     from siri_verl.backends import cpu
 
+    # The platform comes first: the imports below resolve verl's platform singleton.
     cpu.register()
+
+    import siri_verl.siri.agent_loop  # noqa: F401  (@register("siri_length"))
+    import siri_verl.siri.tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
+    import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))
 
 
 register_all()

@@ -26,7 +26,9 @@ from siri_verl.data.toy import AdditionProblem, split_problems
 
 BOS, EOS, PAD = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜pad｜>"
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
-# The InftyThink tags are single tokens so the tiny model can learn the segment layout cheaply.
+# The think and InftyThink tags are single tokens, as in R1-Distill's vocabulary, but not
+# "special": verl decodes responses with skip_special_tokens=True and the answer checker must
+# still see </think>.
 TAG_TOKENS = ["<think>", "</think>", "<summary>", "</summary>", "<history>", "</history>"]
 
 # DeepSeek-R1-Distill layout: the generation prompt opens the think block.
@@ -54,6 +56,8 @@ class TinyModelSpec:
     warmup_steps: int = 150
     warmup_lr: float = 3e-3
     seed: int = 0
+    # Bumped whenever the tokenizer or warm-up code changes, so stale caches are not reused.
+    builder_version: int = 2
 
     def cache_key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -79,7 +83,7 @@ def build_tokenizer(spec: TinyModelSpec):
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    specials = [BOS, EOS, PAD, USER, ASSISTANT, *TAG_TOKENS]
+    specials = [BOS, EOS, PAD, USER, ASSISTANT]
     trainer = trainers.BpeTrainer(
         vocab_size=spec.vocab_size,
         special_tokens=specials,
@@ -90,6 +94,7 @@ def build_tokenizer(spec: TinyModelSpec):
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD, additional_special_tokens=[USER, ASSISTANT]
     )
+    tokenizer.add_tokens(TAG_TOKENS)
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 

@@ -1,0 +1,65 @@
+"""The ``siri_length`` agent loop: single-turn generation capped at the schedule's L(global_step).
+
+verl's ``rollout.response_length`` stays at the schedule's maximum (it is also the tensor
+width and the truncation ceiling); each request instead carries ``max_tokens = L(t)``, which
+the vLLM, SGLang and ``hf`` servers honour per request.
+
+A response that reaches the cap without ending is marked ``truncated`` in its ``extra_fields``;
+verl hands those fields to the reward function as ``extra_info``, where
+``siri_verl.reward.compute_score`` scores it 0 — the paper's whole compression signal.
+
+Held-out rows (``extra_info.split`` in ``siri_verl.uncapped_splits``, default val/test) are
+generated with the full budget, so validation measures the model, not the current cap.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from siri_verl.siri.schedule import Schedule, build_schedule
+from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
+from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
+
+AGENT_NAME = "siri_length"
+DEFAULT_UNCAPPED_SPLITS = ("val", "test")
+
+
+@lru_cache(maxsize=8)
+def _schedule_from_yaml(schedule_yaml: str) -> Schedule:
+    return build_schedule(OmegaConf.to_container(OmegaConf.create(schedule_yaml), resolve=True))
+
+
+def schedule_of(config) -> Schedule:
+    """The run's schedule from the trainer config's ``schedule`` section (cached per config)."""
+    return _schedule_from_yaml(OmegaConf.to_yaml(config.schedule))
+
+
+def is_truncated(response_ids: list[int], cap: int, eos_token_ids: set[int]) -> bool:
+    """A response that used its whole budget without ending in EOS did not finish."""
+    return len(response_ids) >= cap and not (response_ids and response_ids[-1] in eos_token_ids)
+
+
+@register(AGENT_NAME)
+class SiriLengthAgentLoop(SingleTurnAgentLoop):
+    """verl's single-turn loop with a per-step ``max_tokens``; see the module docstring."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.schedule = schedule_of(self.config)
+        self.uncapped_splits = set(OmegaConf.select(self.config, "siri_verl.uncapped_splits") or DEFAULT_UNCAPPED_SPLITS)
+        eos = self.tokenizer.eos_token_id
+        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def cap_for(self, global_steps: int, extra_info: dict | None) -> int:
+        if (extra_info or {}).get("split") in self.uncapped_splits:
+            return self.response_length
+        return min(self.schedule.length(max(int(global_steps), 0)), self.response_length)
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs) -> AgentLoopOutput:
+        cap = self.cap_for(kwargs.get("global_steps", 0), kwargs.get("extra_info"))
+        output = await super().run({**sampling_params, "max_tokens": cap}, **kwargs)
+        output.extra_fields.update(siri_cap=cap, truncated=is_truncated(output.response_ids, cap, self.eos_token_ids))
+        return output

@@ -1,0 +1,108 @@
+"""The ``siri_verl`` trainer mode: verl's synchronous V1 trainer plus this project's bookkeeping.
+
+Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does). On top of
+``PPOTrainerSync`` it:
+
+- adds the metrics of every registered :func:`metric_collector` to each step's metrics, which
+  verl then logs to the console and MLflow (SIRI: cap, phase, truncation against the cap,
+  response lengths; InftyThink: segments per trajectory...);
+- calls every registered :func:`step_end_hook` after the step's weight sync (SIRI: keep the
+  checkpoints at the ends of compression and expansion phases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from verl.trainer.ppo.v1.trainer_base import register_trainer
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+TRAINER_MODE = "siri_verl"
+
+
+@dataclass(frozen=True)
+class RolloutRow:
+    """One training row of the step's batch, as the collectors see it."""
+
+    response_length: int
+    score: float
+    extra_fields: dict
+
+
+MetricCollector = Callable[[object, int, list[RolloutRow]], dict]
+StepEndHook = Callable[["SiriVerlTrainer"], None]
+_METRIC_COLLECTORS: list[MetricCollector] = []
+_STEP_END_HOOKS: list[StepEndHook] = []
+
+
+def metric_collector(collect: MetricCollector) -> MetricCollector:
+    """Register ``collect(config, global_step, rows) -> {metric: value}``, called once per step."""
+    if collect not in _METRIC_COLLECTORS:
+        _METRIC_COLLECTORS.append(collect)
+    return collect
+
+
+def step_end_hook(hook: StepEndHook) -> StepEndHook:
+    """Register ``hook(trainer)``, called at the end of each step (after any scheduled save)."""
+    if hook not in _STEP_END_HOOKS:
+        _STEP_END_HOOKS.append(hook)
+    return hook
+
+
+def _rows_of(batch) -> list[RolloutRow]:
+    import transfer_queue as tq
+
+    data = tq.kv_batch_get(
+        keys=batch.keys, partition_id=batch.partition_id, select_fields=["responses", "rm_scores", "extra_fields"]
+    )
+    lengths = data["responses"].offsets().diff().tolist()
+    scores = [float(row.sum()) for row in data["rm_scores"].unbind(0)]
+    extra_fields = data.pop("extra_fields").tolist()
+    padding = [tag.get("is_padding", False) for tag in batch.tags]
+    return [
+        RolloutRow(int(length), score, fields if isinstance(fields, dict) else {})
+        for length, score, fields, pad in zip(lengths, scores, extra_fields, padding)
+        if not pad
+    ]
+
+
+@register_trainer(TRAINER_MODE)
+class SiriVerlTrainer(PPOTrainerSync):
+    """``PPOTrainerSync`` with registered metric collectors and step-end hooks (module docstring)."""
+
+    # verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, checkpoints); this
+    # mode *is* the sync trainer, so it answers "sync" whatever name selected it.
+    @property
+    def trainer_mode(self) -> str:
+        return "sync"
+
+    @trainer_mode.setter
+    def trainer_mode(self, value: str) -> None:
+        pass
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        if _METRIC_COLLECTORS:
+            rows = _rows_of(batch)
+            for collect in _METRIC_COLLECTORS:
+                metrics.update(collect(self.config, global_steps, rows))
+
+    def on_step_end(self):
+        super().on_step_end()
+        for hook in _STEP_END_HOOKS:
+            hook(self)
+
+
+def length_stats(prefix: str, lengths: list[int]) -> dict:
+    """Mean, p50 and p90 of ``lengths`` under ``prefix`` (nothing when empty)."""
+    if not lengths:
+        return {}
+    values = np.asarray(lengths, dtype=float)
+    return {
+        f"{prefix}/mean": float(values.mean()),
+        f"{prefix}/p50": float(np.percentile(values, 50)),
+        f"{prefix}/p90": float(np.percentile(values, 90)),
+    }
