@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -28,6 +29,10 @@ from siri_verl import assets, tracking
 from siri_verl.checks import ConfigError, run_checks
 
 logger = logging.getLogger(__name__)
+
+# verl announces every optional training engine it cannot import (megatron, veomni...) on each
+# start; on this project's paths they are never used.
+warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
 
 
 def conf_dir() -> str:

@@ -77,6 +77,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, NamedTuple, TypeVar
 
+from siri_verl.checks import ConfigError
+
 __all__ = [
     "COMPRESS",
     "EXPAND",
@@ -106,7 +108,7 @@ HOLD: Phase = "hold"
 _PREFIX = "schedule."
 
 
-class ScheduleConfigError(ValueError):
+class ScheduleConfigError(ConfigError):
     """An impossible schedule setting; the message names the key as ``schedule.<key>``."""
 
 

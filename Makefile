@@ -1,0 +1,32 @@
+# The two set-up commands of the README. Each creates .venv if it is missing.
+#   make demo   the embedded default: real verl GRPO on CPU with a tiny offline model, MLflow in ./mlflow.db
+#   make test   the test suite (what .ci/run calls)
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.siri-verl-installed
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+# On a machine without an NVIDIA GPU, torch 2.13.0's CPU wheel goes in first, so that verl's
+# and transformers' torch requirement is already met and pip never fetches a CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(PY) -m pip install -q -e ".[gpu,test]"; \
+	else \
+		$(PY) -m pip install -q torch==2.13.0 && $(PY) -m pip install -q -e ".[test]"; \
+	fi
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m siri_verl
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) outputs multirun mlflow.db .cache

@@ -1,0 +1,34 @@
+"""Shared fixtures. No tests/__init__.py on purpose: verl's wheel installs a top-level ``tests``
+package, and a package of the same name here would shadow or be shadowed by it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Built models and toy data are cached inside the checkout, so CI builds them once per run.
+os.environ.setdefault("SIRI_VERL_CACHE", str(REPO / ".cache"))
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("SIRI_VERL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only benchmark files beside the checkout; tests that need them skip without them."""
+    path = shared_data_dir()
+    if not (path / "benchmarks").is_dir():
+        pytest.skip(f"shared benchmark data not found at {path} (set SIRI_VERL_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path() -> Path:
+    from siri_verl.models.tiny import ensure_tiny_model
+
+    return ensure_tiny_model()
