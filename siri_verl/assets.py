@@ -37,6 +37,14 @@ def _tiny_model() -> str:
     return str(ensure_tiny_model())
 
 
+@register_asset("tiny_inftythink_model")
+def _tiny_inftythink_model() -> str:
+    """The tiny model warmed up in the InftyThink+ segment layout (the tiny-scale cold start)."""
+    from siri_verl.models.tiny import TinyModelSpec, ensure_tiny_model
+
+    return str(ensure_tiny_model(TinyModelSpec(warmup_format="inftythink", warmup_steps=250)))
+
+
 def _toy_split(split: str) -> str:
     from siri_verl.data.toy import write_parquet
     from siri_verl.models.tiny import cache_root

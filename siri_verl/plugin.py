@@ -7,7 +7,8 @@ and inside a Ray worker that everything below is really registered.
 What it registers, each in verl's own registry:
 
 - the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
-- the ``siri_length`` agent loop (siri/agent_loop.py);
+- the ``siri_length`` agent loop (siri/agent_loop.py) and SIRI's metrics (siri/tracking.py);
+- the ``inftythink`` agent loop (inftythink/agent_loop.py) and its metrics (inftythink/tracking.py);
 - the ``siri_verl`` trainer mode (trainer.py).
 """
 
@@ -22,6 +23,8 @@ def register_all() -> None:
     import siri_verl.siri.agent_loop  # noqa: F401  (@register("siri_length"))
     import siri_verl.siri.tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
     import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))
+    import siri_verl.inftythink.agent_loop  # noqa: F401  (@register("inftythink"))
+    import siri_verl.inftythink.tracking  # noqa: F401  (InftyThink metrics)
 
 
 register_all()

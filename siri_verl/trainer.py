@@ -7,15 +7,23 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
   verl then logs to the console and MLflow (SIRI: cap, phase, truncation against the cap,
   response lengths; InftyThink: segments per trajectory...);
 - calls every registered :func:`step_end_hook` after the step's weight sync (SIRI: keep the
-  checkpoints at the ends of compression and expansion phases).
+  checkpoints at the ends of compression and expansion phases);
+- with ``siri_verl.fixed_optimizer_steps``, keeps the number of optimiser steps per training
+  step at ``ppo_epochs * train_batch_size / ppo_mini_batch_size`` however many rows the step
+  has. verl sizes PPO mini-batches in rows (``ppo_mini_batch_size * rollout.n``), so an agent
+  loop that returns one row per segment (InftyThink) would otherwise take one extra optimiser
+  step for every extra mini-batch of segments. It logs ``training/optimizer_steps`` and
+  ``training/rows`` either way.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from omegaconf import open_dict
 
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
@@ -94,6 +102,43 @@ class SiriVerlTrainer(PPOTrainerSync):
         super().on_step_end()
         for hook in _STEP_END_HOOKS:
             hook(self)
+
+    # -- optimiser steps per training step ------------------------------------------------------
+
+    @property
+    def _fixed_optimizer_steps(self) -> bool:
+        return bool(self.config.get("siri_verl", {}).get("fixed_optimizer_steps", False))
+
+    def _mini_batches_per_epoch(self) -> int:
+        return max(1, self.config.data.train_batch_size // self.config.actor_rollout_ref.actor.ppo_mini_batch_size)
+
+    def _get_required_batch_multiple(self, dp_size: int) -> int:
+        if not self._fixed_optimizer_steps or self.use_critic:
+            return super()._get_required_batch_multiple(dp_size)
+        # Rows must split into K equal mini-batches of whole rollout groups, each divisible by dp.
+        return self._mini_batches_per_epoch() * math.lcm(dp_size, self.config.actor_rollout_ref.rollout.n)
+
+    def _update_actor(self, batch, metrics):
+        actor = self.config.actor_rollout_ref.actor
+        rows, n = len(batch), self.config.actor_rollout_ref.rollout.n
+        if not self._fixed_optimizer_steps or self.use_critic:
+            metrics["training/optimizer_steps"] = rows // (actor.ppo_mini_batch_size * n) * actor.ppo_epochs
+            metrics["training/rows"] = rows
+            return super()._update_actor(batch, metrics)
+        mini_batches = self._mini_batches_per_epoch()
+        configured = actor.ppo_mini_batch_size
+        # verl reads the mini-batch size from the config inside _update_actor; size it for this
+        # step's rows for the duration of the call only.
+        with open_dict(actor):
+            actor.ppo_mini_batch_size = rows // (mini_batches * n)
+        try:
+            batch = super()._update_actor(batch, metrics)
+        finally:
+            with open_dict(actor):
+                actor.ppo_mini_batch_size = configured
+        metrics["training/optimizer_steps"] = mini_batches * actor.ppo_epochs
+        metrics["training/rows"] = rows
+        return batch
 
 
 def length_stats(prefix: str, lengths: list[int]) -> dict:

@@ -54,10 +54,12 @@ class TinyModelSpec:
     max_position_embeddings: int = 512
     # Warm-up steps of supervised training on the toy task; 0 leaves the weights random.
     warmup_steps: int = 150
+    # Response layout the warm-up teaches: "single_turn" or "inftythink" (see WARMUP_FORMATS).
+    warmup_format: str = "single_turn"
     warmup_lr: float = 3e-3
     seed: int = 0
     # Bumped whenever the tokenizer or warm-up code changes, so stale caches are not reused.
-    builder_version: int = 2
+    builder_version: int = 3
 
     def cache_key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -71,6 +73,7 @@ def _tokenizer_corpus(seed: int) -> list[str]:
     problems = [AdditionProblem(a, b) for a in range(10) for b in range(10)]
     texts = [p.question + " " + p.reference_response() for p in problems]
     texts += ["Let me think step by step. Wait, so the answer is the sum. Summary of the reasoning so far."] * 5
+    texts += [f"at {x}, {y} to add" for x in range(19) for y in range(10)]
     random.Random(seed).shuffle(texts)
     return texts
 
@@ -122,21 +125,69 @@ def build_model(spec: TinyModelSpec, tokenizer):
     return Qwen2ForCausalLM(config)
 
 
-def warm_up(model, tokenizer, spec: TinyModelSpec) -> None:
-    """Teach the answer format on the training split only, so validation stays held out.
-
-    Loss is on the response tokens (after the generation prompt), as in SFT.
-    """
-    import torch
-
+def _single_turn_examples(tokenizer) -> list[tuple[str, str]]:
+    """(prompt, response) pairs: the question, then count up and box the sum in one response."""
     train, _ = split_problems(seed=0)
     examples = []
     for problem in train:
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": problem.question}], add_generation_prompt=True, tokenize=False
         )
+        examples.append((prompt, problem.reference_response()))
+    return examples
+
+
+def _inftythink_examples(tokenizer) -> list[tuple[str, str]]:
+    """(prompt, response) pairs in the InftyThink+ layout: the tiny-scale cold start.
+
+    Each reference count is cut into segments of ``INFTYTHINK_SEGMENT_COUNTS`` steps; every
+    segment but the last ends in a summary ("at X, Y to add"), and the next segment's prompt
+    carries that summary as history.
+    """
+    from siri_verl.inftythink.protocol import (
+        build_segment_messages,
+        join_prompt,
+        render_conclusion_segment,
+        render_summary_segment,
+    )
+
+    train, _ = split_problems(seed=0)
+    examples = []
+    for problem in train:
+        counts = [problem.a + i for i in range(1, problem.b + 1)]
+        chunks = [counts[i : i + INFTYTHINK_SEGMENT_COUNTS] for i in range(0, len(counts), INFTYTHINK_SEGMENT_COUNTS)]
+        chunks = chunks or [[]]
+        summary = None
+        for index, chunk in enumerate(chunks):
+            messages, prefix = build_segment_messages(problem.question, summary)
+            prompt = join_prompt(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False), prefix)
+            reasoning = " ".join(str(c) for c in chunk) or f"{problem.a}+0"
+            if index == len(chunks) - 1:
+                response = render_conclusion_segment(reasoning, f"\\boxed{{{problem.answer}}}")
+            else:
+                left = problem.b - INFTYTHINK_SEGMENT_COUNTS * (index + 1)
+                summary = f"at {chunk[-1]}, {left} to add"
+                response = render_summary_segment(reasoning, summary)
+            examples.append((prompt, response))
+    return examples
+
+
+# Counting steps per segment in the InftyThink warm-up: sums with b > 4 need several segments.
+INFTYTHINK_SEGMENT_COUNTS = 4
+WARMUP_FORMATS = {"single_turn": _single_turn_examples, "inftythink": _inftythink_examples}
+
+
+def warm_up(model, tokenizer, spec: TinyModelSpec) -> None:
+    """Supervised training on the toy task's training split, so validation stays held out.
+
+    Loss is on the response tokens only (after the prompt), as in SFT.
+    """
+    import torch
+
+    examples = []
+    for prompt, response in WARMUP_FORMATS[spec.warmup_format](tokenizer):
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        response_ids = tokenizer(problem.reference_response() + EOS, add_special_tokens=False)["input_ids"]
+        response_ids = tokenizer(response + EOS, add_special_tokens=False)["input_ids"]
         examples.append((prompt_ids, response_ids))
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.warmup_lr)

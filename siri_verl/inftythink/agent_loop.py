@@ -1,0 +1,163 @@
+"""The ``inftythink`` agent loop: one InftyThink+ trajectory, one verl training row per segment.
+
+For one question it runs :class:`~siri_verl.inftythink.protocol.IterativeState`: segment 1
+is prompted with the question, segment i > 1 with the question plus the previous summary as
+``<history>`` at the start of the assistant turn; each generation is capped at η tokens
+(``max_tokens``); the trajectory stops on a conclusion, an invalid segment, φ segments or a
+segment that hit η without a summary (``protocol.next_action``).
+
+It returns a LIST of ``AgentLoopOutput`` (verl's V1 trainer takes one row per element). The
+reward is computed on the last element only and copied by verl to the others; GRPO group
+statistics use the final rows and the advantage is broadcast to every segment of the
+trajectory (``verl/trainer/ppo/v1/utils.py::compute_advantage_for_multi_trajectories``). The
+final row's ``extra_fields`` carry what the trajectory-level reward needs
+(``siri_verl.inftythink.reward.compute_score``): segment count, φ, the reward variant and
+the stop reason.
+
+Settings come from the top-level ``inftythink`` config section (conf/agent_loop/inftythink.yaml).
+With ``inftythink.schedule_target`` set, the SIRI schedule drives η(t) or φ(t) (siri_inftythink).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from omegaconf import OmegaConf
+
+from siri_verl.inftythink.protocol import GenerationResult, IterativeState, join_prompt
+from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput, register
+from verl.utils.profiler import simple_timer
+
+AGENT_NAME = "inftythink"
+SCHEDULE_TARGETS = ("none", "segment_cap", "max_segments")
+
+
+@dataclass(frozen=True)
+class InftyThinkSettings:
+    """The ``inftythink`` config section, validated; each field is documented in its YAML."""
+
+    max_segments: int
+    segment_cap: int
+    reward_variant: str
+    schedule_target: str
+
+    @classmethod
+    def from_config(cls, config) -> "InftyThinkSettings":
+        section = OmegaConf.select(config, "inftythink")
+        if section is None:
+            from siri_verl.checks import ConfigError
+
+            raise ConfigError("the inftythink agent loop needs an `inftythink` config section (agent_loop=inftythink)")
+        settings = cls(
+            max_segments=int(section.max_segments),
+            segment_cap=int(section.segment_cap),
+            reward_variant=str(section.reward_variant),
+            schedule_target=str(section.get("schedule_target", "none") or "none"),
+        )
+        settings.validate(response_length=int(config.actor_rollout_ref.rollout.response_length))
+        return settings
+
+    def validate(self, response_length: int) -> None:
+        from siri_verl.checks import ConfigError
+        from siri_verl.inftythink.shaping import REWARD_VARIANTS
+
+        if self.max_segments < 1:
+            raise ConfigError(f"inftythink.max_segments must be >= 1, got {self.max_segments}")
+        if not 1 <= self.segment_cap <= response_length:
+            raise ConfigError(
+                f"inftythink.segment_cap ({self.segment_cap}) must be in [1, data.max_response_length={response_length}]"
+            )
+        if self.reward_variant not in REWARD_VARIANTS:
+            raise ConfigError(f"inftythink.reward_variant must be one of {sorted(REWARD_VARIANTS)}, got {self.reward_variant!r}")
+        if self.schedule_target not in SCHEDULE_TARGETS:
+            raise ConfigError(f"inftythink.schedule_target must be one of {SCHEDULE_TARGETS}, got {self.schedule_target!r}")
+
+    def at_step(self, config, global_step: int) -> tuple[int, int]:
+        """(φ, η) for this training step: the schedule moves one of them under siri_inftythink."""
+        if self.schedule_target == "none":
+            return self.max_segments, self.segment_cap
+        from siri_verl.siri.agent_loop import schedule_of
+
+        value = schedule_of(config).length(max(int(global_step), 0))
+        if self.schedule_target == "segment_cap":
+            return self.max_segments, value
+        return value, self.segment_cap
+
+
+@register(AGENT_NAME)
+class InftyThinkAgentLoop(AgentLoopBase):
+    """Runs the segments of one trajectory; see the module docstring."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = InftyThinkSettings.from_config(self.config)
+        self.response_length = self.rollout_config.response_length
+        eos = self.tokenizer.eos_token_id
+        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def _prompt_ids(self, messages: list[dict], assistant_prefix: str) -> list[int]:
+        rendered = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False, **self.apply_chat_template_kwargs
+        )
+        return self.tokenizer(join_prompt(rendered, assistant_prefix), add_special_tokens=False)["input_ids"]
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
+        question = list(kwargs["raw_prompt"])[-1]["content"]
+        max_segments, segment_cap = self.settings.at_step(self.config, kwargs.get("global_steps", 0))
+        state = IterativeState(question, max_segments)
+        outputs: list[AgentLoopOutput] = []
+        started = time.perf_counter()
+        while not state.done:
+            messages, prefix = state.next_prompt()
+            prompt_ids = self._prompt_ids(messages, prefix)
+            metrics: dict = {}
+            with simple_timer("generate_sequences", metrics):
+                token_output = await self.server_manager.generate(
+                    request_id=uuid4().hex,
+                    prompt_ids=prompt_ids,
+                    sampling_params={**sampling_params, "max_tokens": segment_cap},
+                )
+            response_ids = list(token_output.token_ids)[: self.response_length]
+            hit_cap = len(response_ids) >= segment_cap and response_ids[-1] not in self.eos_token_ids
+            text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+            state.record(GenerationResult(text=text, num_tokens=len(response_ids), hit_token_cap=hit_cap))
+            metrics.setdefault("num_preempted", -1)
+            logprobs = token_output.log_probs[: len(response_ids)] if token_output.log_probs else None
+            outputs.append(
+                AgentLoopOutput(
+                    prompt_ids=prompt_ids,
+                    response_ids=response_ids,
+                    response_mask=[1] * len(response_ids),
+                    response_logprobs=logprobs,
+                    num_turns=2,
+                    metrics=metrics,
+                    extra_fields={
+                        **token_output.extra_fields,
+                        "inftythink_segment_index": len(outputs),
+                        "inftythink_segment_tokens": len(response_ids),
+                        "turn_scores": [],
+                        "tool_rewards": [],
+                    },
+                )
+            )
+        result = state.result()
+        summaries = [rec.segment.summary for rec in result.records if rec.segment.summary is not None]
+        trajectory_fields = {
+            "inftythink_num_segments": result.num_segments,
+            "inftythink_max_segments": max_segments,
+            "inftythink_segment_cap": segment_cap,
+            "inftythink_reward_variant": self.settings.reward_variant,
+            "inftythink_stop_reason": result.stop_reason.value,
+            "inftythink_total_tokens": result.total_tokens,
+            "inftythink_summary_tokens": sum(len(self.tokenizer.encode(s, add_special_tokens=False)) for s in summaries),
+            "inftythink_num_summaries": len(summaries),
+            "inftythink_latency_s": time.perf_counter() - started,
+            "truncated": result.stop_reason.value == "token_cap",
+        }
+        for output in outputs:
+            output.extra_fields["inftythink_is_final"] = output is outputs[-1]
+        outputs[-1].extra_fields.update(trajectory_fields)
+        return outputs
