@@ -19,7 +19,6 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,18 +26,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from siri_verl import assets, tracking
 from siri_verl.checks import ConfigError, run_checks
+from siri_verl.config import conf_dir
 
 logger = logging.getLogger(__name__)
 
 # verl announces every optional training engine it cannot import (megatron, veomni...) on each
 # start; on this project's paths they are never used.
 warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
-
-
-def conf_dir() -> str:
-    """The primary config directory: packaged as ``siri_verl/_conf`` in a wheel, ``conf/`` in a checkout."""
-    packaged = Path(__file__).parent / "_conf"
-    return str(packaged if (packaged / "config.yaml").exists() else Path(__file__).parents[1] / "conf")
 
 
 def export_backend_env(cfg: DictConfig) -> dict[str, str]:

@@ -67,7 +67,7 @@ def test_mlflow_run_holds_step_and_validation_metrics(tiny_run):
 def test_logged_cap_equals_the_schedule_and_no_response_exceeds_it(tiny_run):
     from omegaconf import OmegaConf
 
-    from siri_verl.launch import conf_dir
+    from siri_verl.config import conf_dir
     from siri_verl.siri.schedule import build_schedule
 
     recipe = OmegaConf.load(os.path.join(conf_dir(), "recipe", "tiny.yaml"))

@@ -7,20 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from siri_verl import assets
 from siri_verl.checks import ConfigError, run_checks
-from siri_verl.launch import conf_dir
+from siri_verl.config import compose_recipe, conf_dir, recipe_names
 
-RECIPES = sorted(p.stem for p in (Path(conf_dir()) / "recipe").glob("*.yaml") if not p.stem.startswith("_"))
-
-
-def compose_recipe(name: str, overrides: list[str] = ()):
-    assets.register_resolver()
-    with initialize_config_dir(config_dir=conf_dir(), version_base=None):
-        return compose("config", overrides=[f"recipe={name}", *overrides], return_hydra_config=True)
+RECIPES = recipe_names()
 
 
 def choices_of(cfg) -> dict:
@@ -70,3 +62,17 @@ def test_cfg_job_prints_the_composed_config():
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = OmegaConf.create(result.stdout)
     assert cfg.schedule.period == 640 and cfg.trainer.total_training_steps == 1920
+
+
+def test_schedule_preview_prints_every_step_and_writes_a_plot(tmp_path):
+    png = tmp_path / "siri_high.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "siri_verl.schedule", "recipe=siri_high", "--png", str(png)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "step,max_response_length,phase"
+    assert len(lines) == 1 + 1920
+    assert lines[320] == "320,8192,compress" and lines[1920] == "1920,16384,expand"
+    assert png.stat().st_size > 10_000

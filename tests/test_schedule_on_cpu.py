@@ -377,7 +377,7 @@ def test_preview_rows_csv_plot(tmp_path):
     assert phase_ends_of_rows(rows) == s.phase_ends(1920)
     buf = io.StringIO()
     write_csv(rows[:2], buf)
-    assert buf.getvalue() == "step,length,phase\n1,16384,compress\n2,16383,compress\n"
+    assert buf.getvalue() == "step,max_response_length,phase\n1,16384,compress\n2,16383,compress\n"
     png = tmp_path / "cosine.png"
     plot(rows, str(png), "cosine")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

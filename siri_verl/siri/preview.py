@@ -27,9 +27,9 @@ def schedule_rows(schedule: Schedule, total_steps: int) -> list[Row]:
 
 
 def write_csv(rows: Sequence[Row], stream: IO[str]) -> None:
-    """Write ``step,length,phase`` with a header line to a text stream."""
+    """Write ``step,max_response_length,phase`` with a header line to a text stream."""
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["step", "length", "phase"])
+    writer.writerow(["step", "max_response_length", "phase"])
     writer.writerows(rows)
 
 

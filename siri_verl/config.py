@@ -1,0 +1,37 @@
+"""Compose this project's config outside a Hydra app (previews, tables, tests).
+
+``python -m siri_verl`` composes through ``@hydra.main``; tools that only need to *read* a
+recipe use :func:`compose_recipe`, which composes exactly the same defaults list.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from siri_verl import assets
+
+# Composing imports verl, whose platform detection warns "Falling back to 'nvidia'" on a CPU
+# machine before the chosen backend is known; the launcher then selects the platform itself.
+logging.getLogger("verl.plugin.platform.platform_manager").setLevel(logging.ERROR)
+
+
+def conf_dir() -> str:
+    """The primary config directory: packaged as ``siri_verl/_conf`` in a wheel, ``conf/`` in a checkout."""
+    packaged = Path(__file__).parent / "_conf"
+    return str(packaged if (packaged / "config.yaml").exists() else Path(__file__).parents[1] / "conf")
+
+
+def recipe_names() -> list[str]:
+    """Every shipped recipe (files starting with ``_`` are building blocks, not recipes)."""
+    return sorted(p.stem for p in (Path(conf_dir()) / "recipe").glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def compose_recipe(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The composed config of ``recipe=name`` plus overrides, with ``hydra.runtime.choices``."""
+    assets.register_resolver()
+    with initialize_config_dir(config_dir=conf_dir(), version_base=None):
+        return compose("config", overrides=[f"recipe={name}", *overrides], return_hydra_config=True)
