@@ -7,6 +7,7 @@ recipe use :func:`compose_recipe`, which composes exactly the same defaults list
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -17,6 +18,9 @@ from siri_verl import assets
 # Composing imports verl, whose platform detection warns "Falling back to 'nvidia'" on a CPU
 # machine before the chosen backend is known; the launcher then selects the platform itself.
 logging.getLogger("verl.plugin.platform.platform_manager").setLevel(logging.ERROR)
+# verl announces every optional training engine it cannot import (megatron, veomni...) on each
+# start; on this project's paths they are never used.
+warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
 
 
 def conf_dir() -> str:

@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 import time
-import warnings
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -29,10 +28,6 @@ from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import conf_dir
 
 logger = logging.getLogger(__name__)
-
-# verl announces every optional training engine it cannot import (megatron, veomni...) on each
-# start; on this project's paths they are never used.
-warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
 
 
 def export_backend_env(cfg: DictConfig) -> dict[str, str]:
