@@ -17,7 +17,8 @@ from siri_verl import assets
 
 # Composing imports verl, whose platform detection warns "Falling back to 'nvidia'" on a CPU
 # machine before the chosen backend is known; the launcher then selects the platform itself.
-logging.getLogger("verl.plugin.platform.platform_manager").setLevel(logging.ERROR)
+# (verl sets that logger's level when it is imported, so a filter, not a level, silences it.)
+logging.getLogger("verl.plugin.platform.platform_manager").addFilter(lambda record: record.levelno >= logging.ERROR)
 # verl announces every optional training engine it cannot import (megatron, veomni...) on each
 # start; on this project's paths they are never used.
 warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
