@@ -67,3 +67,13 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
             f"data.max_response_length ({response_length}) is below the schedule's maximum "
             f"({schedule.max_length()}); set data.max_response_length >= schedule.l_max"
         )
+
+
+@config_check
+def inftythink_settings_are_possible(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    if OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent.default_agent_loop") != "inftythink":
+        return
+    from siri_verl.inftythink.agent_loop import InftyThinkSettings
+
+    settings = InftyThinkSettings.from_section(OmegaConf.select(cfg, "inftythink"))
+    settings.validate(response_length=int(OmegaConf.select(cfg, "data.max_response_length")))

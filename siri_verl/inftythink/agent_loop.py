@@ -51,14 +51,18 @@ class InftyThinkSettings:
             from siri_verl.checks import ConfigError
 
             raise ConfigError("the inftythink agent loop needs an `inftythink` config section (agent_loop=inftythink)")
-        settings = cls(
+        settings = cls.from_section(section)
+        settings.validate(response_length=int(config.actor_rollout_ref.rollout.response_length))
+        return settings
+
+    @classmethod
+    def from_section(cls, section) -> "InftyThinkSettings":
+        return cls(
             max_segments=int(section.max_segments),
             segment_cap=int(section.segment_cap),
             reward_variant=str(section.reward_variant),
             schedule_target=str(section.get("schedule_target", "none") or "none"),
         )
-        settings.validate(response_length=int(config.actor_rollout_ref.rollout.response_length))
-        return settings
 
     def validate(self, response_length: int) -> None:
         from siri_verl.checks import ConfigError
