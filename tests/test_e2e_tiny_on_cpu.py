@@ -60,7 +60,7 @@ def test_mlflow_run_holds_step_and_validation_metrics(tiny_run):
         assert sorted(history(client, run, key)) == list(range(1, STEPS + 1)), key
     validation = history(client, run, "val-core/toy_addition/acc/mean_at_1")
     assert sorted(validation) == [0, STEPS]
-    assert run.data.params["trainer.total_training_steps"] == str(STEPS)
+    assert run.data.params["trainer/total_training_steps"] == str(STEPS)
     assert run.info.run_id in log and "mlflow ui --backend-store-uri" in log
 
 

@@ -1,0 +1,123 @@
+"""Offline generation backends shared by evaluation, iterative inference and cold-start data.
+
+A backend turns token-id prompts into continuations. Two are registered:
+
+- ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/generation.py),
+  batched, for tiny models and tests;
+- ``vllm``: ``vllm.LLM`` on GPUs (the ``gpu`` extra), for real models.
+
+Select one by name with :func:`make_backend`; add one with ``@register_backend("name")``.
+Training never goes through here: verl's rollout servers do that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from siri_verl.backends.cpu.generation import SamplingSettings
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]
+    text: str
+    # "stop" (ended by EOS / a stop string) or "length" (hit max_tokens).
+    finish_reason: str
+    latency_s: float
+
+
+_BACKENDS: dict[str, Callable[..., "GenerationBackend"]] = {}
+
+
+def register_backend(name: str):
+    def decorator(factory):
+        _BACKENDS[name] = factory
+        return factory
+
+    return decorator
+
+
+def make_backend(name: str, model_path: str, **options) -> "GenerationBackend":
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown generation backend {name!r}; known: {sorted(_BACKENDS)}")
+    return _BACKENDS[name](model_path, **options)
+
+
+class GenerationBackend:
+    """``generate(prompts, max_tokens, settings) -> completions`` (one per prompt, in order)."""
+
+    tokenizer = None
+
+    def generate(self, prompts: list[list[int]], max_tokens: int, settings: SamplingSettings) -> list[Completion]:
+        raise NotImplementedError
+
+
+@register_backend("cpu")
+class HFBackend(GenerationBackend):
+    """Batched sampling with an HF model on the CPU (``batch_size`` prompts per forward)."""
+
+    def __init__(self, model_path: str, batch_size: int = 32, seed: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, attn_implementation="sdpa")
+        self.model.eval()
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        eos = self.model.generation_config.eos_token_id
+        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tokenizer.eos_token_id])
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
+
+    def generate(self, prompts, max_tokens, settings):
+        from siri_verl.backends.cpu.generation import generate_batch
+
+        completions = []
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = prompts[start : start + self.batch_size]
+            began = time.perf_counter()
+            generations = generate_batch(
+                self.model, chunk, [max_tokens] * len(chunk), settings, self.eos_token_ids, self.pad_token_id, self.generator
+            )
+            # The batch decodes together; each request waited for the whole batch.
+            latency = time.perf_counter() - began
+            for generation in generations:
+                text = self.tokenizer.decode(generation.token_ids, skip_special_tokens=True)
+                completions.append(Completion(generation.token_ids, text, generation.finish_reason, latency))
+        return completions
+
+
+@register_backend("vllm")
+class VLLMBackend(GenerationBackend):
+    """``vllm.LLM`` over token prompts; ``options`` go to ``vllm.LLM`` (tensor_parallel_size...)."""
+
+    def __init__(self, model_path: str, seed: int = 0, **options):
+        try:
+            from vllm import LLM
+        except ImportError as error:
+            raise RuntimeError("the vllm backend needs the gpu extra: pip install 'siri-verl[gpu]'") from error
+        self.llm = LLM(model=model_path, seed=seed, **options)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, prompts, max_tokens, settings):
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(
+            max_tokens=max_tokens,
+            temperature=max(settings.temperature, 0.0),
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+        )
+        began = time.perf_counter()
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        latency = time.perf_counter() - began
+        completions = []
+        for output in outputs:
+            sample = output.outputs[0]
+            finish = "length" if sample.finish_reason == "length" else "stop"
+            completions.append(Completion(list(sample.token_ids), sample.text, finish, latency))
+        return completions
