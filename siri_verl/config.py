@@ -30,6 +30,11 @@ def conf_dir() -> str:
     return str(packaged if (packaged / "config.yaml").exists() else Path(__file__).parents[1] / "conf")
 
 
+def eval_conf_dir() -> str:
+    """The primary config directory of ``python -m siri_verl.eval``."""
+    return str(Path(conf_dir()) / "eval")
+
+
 def recipe_names() -> list[str]:
     """Every shipped recipe (files starting with ``_`` are building blocks, not recipes)."""
     return sorted(p.stem for p in (Path(conf_dir()) / "recipe").glob("*.yaml") if not p.stem.startswith("_"))

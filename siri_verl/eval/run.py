@@ -1,0 +1,245 @@
+"""One evaluation: generate n samples per problem, score them, summarise, log to MLflow.
+
+Per benchmark it reports avg@n (pass@1 averaged over n), pass@k, mean and median generated
+tokens, truncation rate and mean latency. Generations are appended to
+``<out_dir>/generations/<benchmark>.jsonl`` chunk by chunk; a rerun with the same ``out_dir``
+skips every (problem, sample) already there, so an interrupted eval loses no finished work.
+
+The MLflow eval run logs its final figures once, at the end (``eval/<benchmark>/acc`` as a
+fraction and ``eval/<benchmark>/mean_tokens``, the names ``siri_verl.tracking.pareto`` reads),
+and links to the training run and checkpoint step it evaluated through tags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.eval.metrics import avg_at_n, delta_cr_acc, pass_at_k_dataset, token_stats
+from siri_verl.generation import GenerationBackend, make_backend
+from siri_verl.reward import compute_score
+
+# Samples generated (and appended to the JSONL) per backend call.
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int
+    question: str
+    messages: list
+    ground_truth: str
+    data_source: str
+
+
+def benchmark_file(name: str, data_dir: str) -> Path:
+    if name == "toy":
+        from siri_verl.assets import resolve_asset
+
+        return Path(resolve_asset("toy_val"))
+    path = Path(data_dir).expanduser() / f"{name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `python -m siri_verl.data prepare {name} --out {data_dir}`")
+    return path
+
+
+def load_problems(path: Path, limit: int | None) -> list[Problem]:
+    frame = pd.read_parquet(path)
+    problems = []
+    for index, row in enumerate(frame.itertuples(index=False)):
+        messages = [dict(m) for m in row.prompt]
+        problems.append(Problem(index, messages[-1]["content"], messages, str(row.reward_model["ground_truth"]), row.data_source))
+    return problems[:limit] if limit else problems
+
+
+def resolve_model(model: str) -> str:
+    from siri_verl.assets import _ASSETS, resolve_asset
+
+    return resolve_asset(model) if model in _ASSETS else model
+
+
+# -- generation modes: (backend, problems, cfg) -> one record per problem, in order ----------
+
+
+def _long_mode(backend: GenerationBackend, problems: list[Problem], cfg, settings) -> list[dict]:
+    tokenizer = backend.tokenizer
+    rendered = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in problems]
+    prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in rendered]
+    completions = backend.generate(prompts, cfg.max_tokens, settings)
+    return [
+        {"text": c.text, "tokens": len(c.token_ids), "truncated": c.finish_reason == "length", "latency_s": c.latency_s}
+        for c in completions
+    ]
+
+
+def _inftythink_mode(backend: GenerationBackend, problems: list[Problem], cfg, settings) -> list[dict]:
+    from siri_verl.inftythink.inference import run_iterative_batch
+
+    outcomes = run_iterative_batch(
+        backend, [p.question for p in problems], cfg.inftythink.max_segments, cfg.inftythink.segment_cap, settings
+    )
+    return [
+        {
+            "text": o.final_text,
+            "tokens": o.trajectory.total_tokens,
+            "truncated": o.trajectory.stop_reason.value != "conclusion",
+            "latency_s": o.latency_s,
+            "segments": o.trajectory.num_segments,
+            "stop_reason": o.trajectory.stop_reason.value,
+        }
+        for o in outcomes
+    ]
+
+
+MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode}
+
+
+def _done_keys(path: Path) -> set[tuple[int, int]]:
+    if not path.exists():
+        return set()
+    done = set()
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            done.add((record["problem"], record["sample"]))
+        except (json.JSONDecodeError, KeyError):
+            continue  # a line cut off by an interruption is generated again
+    return done
+
+
+def evaluate_benchmark(backend, name: str, cfg, settings, out_dir: Path) -> dict:
+    problems = load_problems(benchmark_file(name, cfg.data_dir), cfg.limit)
+    path = out_dir / "generations" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = _done_keys(path)
+    todo = [(p, s) for p in problems for s in range(cfg.n) if (p.index, s) not in done]
+    generate = MODES[cfg.mode]
+    with path.open("a") as sink, tqdm(total=len(problems) * cfg.n, initial=len(problems) * cfg.n - len(todo), desc=name) as bar:
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start : start + CHUNK]
+            records = generate(backend, [p for p, _ in chunk], cfg, settings)
+            for (problem, sample), record in zip(chunk, records):
+                scored = compute_score(problem.data_source, record["text"], problem.ground_truth, {"truncated": record["truncated"]})
+                record.update(problem=problem.index, sample=sample, correct=bool(scored["acc"]), pred=scored["pred"], reason=scored["reason"])
+                sink.write(json.dumps(record) + "\n")
+            sink.flush()
+            bar.update(len(chunk))
+    return summarise(path, len(problems), cfg)
+
+
+def summarise(path: Path, num_problems: int, cfg) -> dict:
+    by_problem: dict[int, list[dict]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record["problem"] < num_problems and record["sample"] < cfg.n:
+            by_problem.setdefault(record["problem"], []).append(record)
+    records = [r for rs in by_problem.values() for r in rs]
+    correct = [[r["correct"] for r in rs] for _, rs in sorted(by_problem.items())]
+    summary = {
+        "problems": len(by_problem),
+        "samples": len(records),
+        f"avg@{cfg.n}": avg_at_n(correct),
+        **{f"pass@{k}": pass_at_k_dataset(correct, k) for k in cfg.pass_k if k <= cfg.n},
+        **token_stats(
+            [r["tokens"] for r in records],
+            truncated=[r["truncated"] for r in records],
+            latencies_s=[r["latency_s"] for r in records],
+        ),
+    }
+    if records and "segments" in records[0]:
+        summary["mean_segments"] = statistics.fmean(r["segments"] for r in records)
+    return summary
+
+
+def summary_markdown(results: dict[str, dict], cfg, relative: dict | None) -> str:
+    columns = [f"avg@{cfg.n}", *[f"pass@{k}" for k in cfg.pass_k if k <= cfg.n], "mean_tokens", "median_tokens", "truncation_rate", "mean_latency_s"]
+    lines = [
+        f"model `{cfg.model}`, mode {cfg.mode}, backend {cfg.backend}, n={cfg.n}, temperature={cfg.temperature}, "
+        f"top_p={cfg.top_p}, max_tokens={cfg.max_tokens}",
+        "",
+        "| benchmark | problems | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 2) + "|",
+    ]
+    for name, summary in results.items():
+        cells = [f"{summary[c]:.4g}" if c in summary else "-" for c in columns]
+        lines.append(f"| {name} | {summary['problems']} | " + " | ".join(cells) + " |")
+    if relative:
+        lines += ["", f"Against baseline: ΔCRAcc = {relative['delta_cr_acc']:.3f}", "", "| benchmark | Δacc (rel) | Δtokens (rel) |", "|---|---|---|"]
+        for name in results:
+            lines.append(f"| {name} | {relative['rel_acc'][name]:+.1%} | {relative['rel_tokens'][name]:+.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def against_baseline(results: dict[str, dict], baseline_path: str, cfg) -> dict:
+    baseline = json.loads(Path(baseline_path).read_text())["benchmarks"]
+    key = f"avg@{cfg.n}"
+    figure = delta_cr_acc(
+        {b: r[key] for b, r in results.items()},
+        {b: r["mean_tokens"] for b, r in results.items()},
+        {b: baseline[b][next(k for k in baseline[b] if k.startswith("avg@"))] for b in results},
+        {b: baseline[b]["mean_tokens"] for b in results},
+    )
+    return {"delta_cr_acc": figure.value, "rel_acc": figure.rel_acc, "rel_tokens": figure.rel_tokens}
+
+
+def run_eval(cfg: DictConfig) -> dict:
+    if cfg.mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {cfg.mode!r}")
+    out_dir = Path(cfg.out_dir)
+    model = resolve_model(cfg.model)
+    backend = make_backend(cfg.backend, model, seed=cfg.seed, **cfg.backend_options)
+    settings = SamplingSettings(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k)
+    results = {name: evaluate_benchmark(backend, name, cfg, settings, out_dir) for name in cfg.benchmarks}
+    relative = against_baseline(results, cfg.baseline, cfg) if cfg.baseline else None
+    report = {"model": cfg.model, "mode": cfg.mode, "n": cfg.n, "benchmarks": results, "relative": relative}
+    (out_dir / "summary.json").write_text(json.dumps(report, indent=2))
+    table = summary_markdown(results, cfg, relative)
+    (out_dir / "summary.md").write_text(table)
+    print(table)
+    log_eval_run(cfg, results, relative, out_dir)
+    return report
+
+
+def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path) -> None:
+    import mlflow
+
+    from siri_verl.tracking.pareto import EVAL_ACC_METRIC, EVAL_TOKENS_METRIC
+    from siri_verl.tracking.runs import absolute_tracking_uri
+
+    client = mlflow.MlflowClient(absolute_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri))
+    experiment = client.get_experiment_by_name(cfg.mlflow.experiment)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.mlflow.experiment)
+    tags = {"siri_verl.kind": "eval", "siri_verl.model": str(cfg.model), "siri_verl.mode": cfg.mode}
+    if cfg.mlflow.train_run_id:
+        tags["siri_verl.train_run_id"] = str(cfg.mlflow.train_run_id)
+    if cfg.mlflow.checkpoint_step is not None:
+        tags["siri_verl.checkpoint_step"] = str(cfg.mlflow.checkpoint_step)
+    run = client.create_run(experiment_id, run_name=cfg.mlflow.run_name or Path(str(cfg.model)).name, tags=tags)
+    for key in ("n", "temperature", "top_p", "max_tokens", "mode", "backend", "limit"):
+        client.log_param(run.info.run_id, key, cfg[key])
+    metrics, now = {}, int(time.time() * 1000)
+    for name, summary in results.items():
+        metrics[EVAL_ACC_METRIC.format(benchmark=name)] = summary[f"avg@{cfg.n}"]
+        metrics[EVAL_TOKENS_METRIC.format(benchmark=name)] = summary["mean_tokens"]
+        for key, value in summary.items():
+            if key not in ("problems", "samples"):
+                metrics[f"eval/{name}/{key.replace('@', '_at_')}"] = value
+    if relative:
+        metrics["eval/delta_cr_acc"] = relative["delta_cr_acc"]
+    client.log_batch(run.info.run_id, metrics=[mlflow.entities.Metric(k, float(v), now, 0) for k, v in metrics.items()])
+    client.log_artifact(run.info.run_id, str(out_dir / "summary.md"))
+    client.set_terminated(run.info.run_id)
+    print(f"MLflow eval run {run.info.run_id} in experiment {cfg.mlflow.experiment}")

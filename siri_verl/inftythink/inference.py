@@ -1,0 +1,60 @@
+"""Iterative inference: the InftyThink+ protocol outside training, for evaluation.
+
+The same prompts, parser and stop rules as the ``inftythink`` agent loop, driven by an
+offline generation backend (``siri_verl.generation``). All trajectories advance in lock-step:
+each round sends the next segment of every unfinished trajectory as one batch, so a backend
+like vLLM sees as many requests at once as there are trajectories still running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.generation import GenerationBackend
+from siri_verl.inftythink.protocol import GenerationResult, IterativeState, TrajectoryResult, join_prompt
+
+
+@dataclass
+class IterativeOutcome:
+    trajectory: TrajectoryResult
+    # Wall time of the rounds this trajectory took part in (each round is one batch).
+    latency_s: float
+
+    @property
+    def final_text(self) -> str:
+        """What the answer checker reads: the last segment's output."""
+        return self.trajectory.records[-1].generation.text
+
+
+def prompt_ids(tokenizer, messages: list[dict], assistant_prefix: str) -> list[int]:
+    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer(join_prompt(rendered, assistant_prefix), add_special_tokens=False)["input_ids"]
+
+
+def run_iterative_batch(
+    backend: GenerationBackend,
+    questions: list[str],
+    max_segments: int,
+    segment_cap: int,
+    settings: SamplingSettings,
+) -> list[IterativeOutcome]:
+    """Run one trajectory per question; outcomes come back in the questions' order."""
+    states = [IterativeState(question, max_segments) for question in questions]
+    latency = [0.0] * len(states)
+    while True:
+        running = [i for i, state in enumerate(states) if not state.done]
+        if not running:
+            break
+        prompts = [prompt_ids(backend.tokenizer, *states[i].next_prompt()) for i in running]
+        completions = backend.generate(prompts, segment_cap, settings)
+        for i, completion in zip(running, completions):
+            latency[i] += completion.latency_s
+            states[i].record(
+                GenerationResult(
+                    text=completion.text,
+                    num_tokens=len(completion.token_ids),
+                    hit_token_cap=completion.finish_reason == "length",
+                )
+            )
+    return [IterativeOutcome(state.result(), seconds) for state, seconds in zip(states, latency)]
