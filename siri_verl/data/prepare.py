@@ -29,7 +29,8 @@ from siri_verl.data.sources import ALL, SOURCES, BadRow, Source, get_source, sou
 
 # Where ``python -m siri_verl.data prepare`` writes when no --out is given (verl's examples use
 # ~/data/<name> too, so existing run scripts find the files).
-DEFAULT_OUT = Path("~/data/siri_verl").expanduser()
+# The recipes read the same directory (conf/config.yaml: siri_verl.data_dir).
+DEFAULT_OUT = Path(os.environ.get("SIRI_VERL_DATA_DIR", "~/data/siri_verl")).expanduser()
 
 
 class DataSourceUnavailable(RuntimeError):
