@@ -13,7 +13,10 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
   has. verl sizes PPO mini-batches in rows (``ppo_mini_batch_size * rollout.n``), so an agent
   loop that returns one row per segment (InftyThink) would otherwise take one extra optimiser
   step for every extra mini-batch of segments. It logs ``training/optimizer_steps`` and
-  ``training/rows`` either way.
+  ``training/rows`` either way;
+- with ``siri_verl.replay_poll_interval_s``, polls the replay buffer at that interval instead
+  of verl's hard-coded 2 s (``ReplayBuffer.poll_interval``, not exposed in verl's config): on a
+  tiny CPU model a whole GRPO step takes less than one poll.
 """
 
 from __future__ import annotations
@@ -90,6 +93,13 @@ class SiriVerlTrainer(PPOTrainerSync):
     @trainer_mode.setter
     def trainer_mode(self, value: str) -> None:
         pass
+
+    def _build_replay_buffer(self):
+        buffer = super()._build_replay_buffer()
+        interval = self.config.get("siri_verl", {}).get("replay_poll_interval_s", None)
+        if interval is not None:
+            buffer.poll_interval = float(interval)
+        return buffer
 
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)

@@ -11,6 +11,8 @@ import sys
 COMMANDS = {
     "reward": ("siri_verl.bench.reward", "throughput of the answer checker vs verl's scorers"),
     "agreement": ("siri_verl.bench.reward", "checker agreement on real benchmark gold answers"),
+    "optimizer_steps": ("siri_verl.bench.training", "InftyThink optimiser steps per training step, with and without the fix"),
+    "step_time": ("siri_verl.bench.training", "seconds per GRPO step of the tiny CPU recipe"),
 }
 
 

@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 ROLLOUT_NAME = "hf"
 
 
-def server_actor_name(replica_rank: int) -> str:
-    return f"{ROLLOUT_NAME}_server_{replica_rank}"
+def server_actor_name(replica_rank: int, kind: str = "", suffix: str = "") -> str:
+    """The server actor's Ray name; ``kind`` is "" for the policy, "reward_" or "teacher_"."""
+    return f"{ROLLOUT_NAME}_server_{kind}{replica_rank}{suffix}"
 
 
 class HFRolloutServer:
@@ -65,7 +66,8 @@ class HFRolloutServer:
         self._weights_lock: asyncio.Lock | None = None
 
     async def _ensure_worker(self) -> None:
-        if self._worker is None:
+        # The queue and its task belong to one event loop (a Ray actor keeps one for life).
+        if self._worker is None or self._worker.get_loop() is not asyncio.get_running_loop():
             self._queue = asyncio.Queue()
             self._weights_lock = asyncio.Lock()
             self._worker = asyncio.get_running_loop().create_task(self._serve_batches())
@@ -73,6 +75,8 @@ class HFRolloutServer:
     def _max_tokens(self, prompt_ids: list[int], sampling_params: dict) -> int:
         room = self.config.prompt_length + self.config.response_length - len(prompt_ids)
         requested = sampling_params.get("max_tokens", sampling_params.get("max_new_tokens"))
+        if requested is not None and int(requested) < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {requested}")
         limit = min(self.config.response_length, room) if requested is None else min(int(requested), room)
         if limit < 1:
             raise ValueError(
@@ -169,15 +173,17 @@ class HFRolloutReplica(RolloutReplica):
 
     async def launch_servers(self) -> None:
         server_cls = ray.remote(HFRolloutServer)
+        kind = "reward_" if self.is_reward_model else "teacher_" if self.is_teacher_model else ""
+        name = server_actor_name(self.replica_rank, kind, self.name_suffix)
         server = server_cls.options(
-            name=server_actor_name(self.replica_rank) + self.name_suffix,
+            name=name,
             num_cpus=0,  # a CPU reservation here can starve the trainer's actors on 2 cores
             max_concurrency=self.max_concurrency,
             runtime_env={"env_vars": {"VERL_PLATFORM": os.environ.get("VERL_PLATFORM", "cpu")}},
         ).remote(self.config, self.model_config, self.replica_rank)
         self.servers = [server]
         self._server_handle = server
-        self._server_address = server_actor_name(self.replica_rank)
+        self._server_address = name
 
     def rollout_worker_use_gpu(self) -> bool:
         return False

@@ -1,0 +1,72 @@
+"""Training benchmarks on the real CPU trainer: ``optimizer_steps`` and ``step_time``.
+
+``optimizer_steps`` runs ``recipe=inftythink_tiny`` twice in one invocation, with and without
+``siri_verl.fixed_optimizer_steps``, and reports per step the rows verl trained on, the mean
+segments per trajectory and the optimiser steps taken: the baseline (verl's own mini-batching,
+which counts rows) against the fix, measured in the same run.
+
+``step_time`` runs ``recipe=tiny`` and reports seconds per training step from verl's own
+``timing_s/step`` and ``timing_s/gen`` metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _train(recipe: str, steps: int, overrides: list[str], workdir: Path) -> dict[str, dict[int, float]]:
+    import mlflow
+
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    command = [
+        sys.executable, "-m", "siri_verl", f"recipe={recipe}", f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1", "trainer.val_before_train=false", "siri_verl.summary=false",
+        f"trainer.experiment_name={recipe}", f"hydra.run.dir={workdir / 'hydra'}", *overrides,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=workdir, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{(result.stdout + result.stderr)[-4000:]}")
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("siri_verl").experiment_id])
+    return {
+        key: {m.step: m.value for m in client.get_metric_history(run.info.run_id, key)}
+        for key in run.data.metrics
+    }
+
+
+def main_optimizer_steps(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m siri_verl.bench optimizer_steps")
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args(argv)
+    report = {}
+    for label, fixed in (("verl mini-batching (baseline)", "false"), ("siri_verl.fixed_optimizer_steps", "true")):
+        with tempfile.TemporaryDirectory() as tmp:
+            metrics = _train("inftythink_tiny", args.steps, [f"siri_verl.fixed_optimizer_steps={fixed}"], Path(tmp))
+        report[label] = {
+            step: {
+                "rows": metrics["training/rows"][step],
+                "segments_mean": metrics["inftythink/segments/mean"][step],
+                "optimizer_steps": metrics["training/optimizer_steps"][step],
+            }
+            for step in sorted(metrics["training/rows"])
+        }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def main_step_time(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m siri_verl.bench step_time")
+    parser.add_argument("--steps", type=int, default=6)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics = _train("tiny", args.steps, [], Path(tmp))
+    steps = sorted(metrics["timing_s/step"])[1:]  # the first step includes warm-up
+    mean = lambda key: sum(metrics[key][s] for s in steps) / len(steps)  # noqa: E731
+    print(json.dumps({"steps_timed": len(steps), "timing_s/step": mean("timing_s/step"), "timing_s/gen": mean("timing_s/gen")}, indent=2))
+    return 0
