@@ -76,3 +76,12 @@ def test_schedule_preview_prints_every_step_and_writes_a_plot(tmp_path):
     assert len(lines) == 1 + 1920
     assert lines[320] == "320,8192,compress" and lines[1920] == "1920,16384,expand"
     assert png.stat().st_size > 10_000
+
+
+def test_groups_and_recipes_override_the_primary_config():
+    """The primary config's own defaults (siri_verl.*) must not override what a recipe sets."""
+    cfg = compose_recipe("inftythink_tiny")
+    assert cfg.siri_verl.fixed_optimizer_steps is True  # conf/agent_loop/inftythink.yaml
+    assert cfg.siri_verl.replay_poll_interval_s == 0.1  # conf/backend/cpu.yaml
+    assert compose_recipe("siri_high").siri_verl.keep_phase_end_checkpoints is True  # conf/rl/siri_paper.yaml
+    assert compose_recipe("tiny").trainer.v1.trainer_mode == "siri_verl"
