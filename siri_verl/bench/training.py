@@ -5,8 +5,9 @@
 segments per trajectory and the optimiser steps taken: the baseline (verl's own mini-batching,
 which counts rows) against the fix, measured in the same run.
 
-``step_time`` runs ``recipe=tiny`` and reports seconds per training step from verl's own
-``timing_s/step`` and ``timing_s/gen`` metrics.
+``step_time`` runs ``recipe=tiny`` twice, with verl's 2 s replay-buffer poll (the baseline) and
+with the cpu backend's 0.1 s, and reports seconds per training step from verl's own
+``timing_s/step`` and ``timing_s/gen`` metrics (the first step, which warms up, is left out).
 """
 
 from __future__ import annotations
@@ -64,9 +65,13 @@ def main_step_time(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m siri_verl.bench step_time")
     parser.add_argument("--steps", type=int, default=6)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics = _train("tiny", args.steps, [], Path(tmp))
-    steps = sorted(metrics["timing_s/step"])[1:]  # the first step includes warm-up
-    mean = lambda key: sum(metrics[key][s] for s in steps) / len(steps)  # noqa: E731
-    print(json.dumps({"steps_timed": len(steps), "timing_s/step": mean("timing_s/step"), "timing_s/gen": mean("timing_s/gen")}, indent=2))
+    report = {}
+    for label, interval in (("verl poll 2 s (baseline)", "null"), ("siri_verl poll 0.1 s", "0.1")):
+        with tempfile.TemporaryDirectory() as tmp:
+            metrics = _train("tiny", args.steps, [f"siri_verl.replay_poll_interval_s={interval}"], Path(tmp))
+        steps = sorted(metrics["timing_s/step"])[1:]
+        report[label] = {key: sum(metrics[key][s] for s in steps) / len(steps) for key in ("timing_s/step", "timing_s/gen")}
+    baseline, ours = report.values()
+    report["speed-up (baseline / ours, timing_s/step)"] = baseline["timing_s/step"] / ours["timing_s/step"]
+    print(json.dumps(report, indent=2))
     return 0
