@@ -156,6 +156,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
             "inftythink_reward_variant": self.settings.reward_variant,
             "inftythink_stop_reason": result.stop_reason.value,
             "inftythink_total_tokens": result.total_tokens,
+            "response_tokens": result.total_tokens,
             "inftythink_summary_tokens": sum(len(self.tokenizer.encode(s, add_special_tokens=False)) for s in summaries),
             "inftythink_num_summaries": len(summaries),
             "inftythink_latency_s": time.perf_counter() - started,

@@ -25,6 +25,8 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     task = float(result["score"]) if concluded else 0.0
     result["task_score"] = task
     result["num_segments"] = int(num_segments)
+    # Tokens of the whole trajectory: validation logs them per benchmark beside accuracy.
+    result["response_tokens"] = float(extra_info.get("response_tokens", 0))
     result["score"] = trajectory_reward(
         task, int(num_segments), int(extra_info["inftythink_max_segments"]), extra_info["inftythink_reward_variant"]
     )

@@ -61,5 +61,9 @@ class SiriLengthAgentLoop(SingleTurnAgentLoop):
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> AgentLoopOutput:
         cap = self.cap_for(kwargs.get("global_steps", 0), kwargs.get("extra_info"))
         output = await super().run({**sampling_params, "max_tokens": cap}, **kwargs)
-        output.extra_fields.update(siri_cap=cap, truncated=is_truncated(output.response_ids, cap, self.eos_token_ids))
+        output.extra_fields.update(
+            siri_cap=cap,
+            truncated=is_truncated(output.response_ids, cap, self.eos_token_ids),
+            response_tokens=len(output.response_ids),
+        )
         return output

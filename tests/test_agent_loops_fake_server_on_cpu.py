@@ -1,0 +1,163 @@
+"""Unit tests of the ``siri_length`` and ``inftythink`` agent loops with a FAKE server manager.
+
+``FakeServerManager`` stands in for verl's LLM server client: it records each request and
+answers from a script (it runs no model). The real path is covered end to end by
+``test_e2e_tiny_on_cpu.py`` and ``test_e2e_inftythink_on_cpu.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from omegaconf import OmegaConf
+from transformers import AutoTokenizer
+
+from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.reward import compute_score as inftythink_score
+from siri_verl.siri.agent_loop import SiriLengthAgentLoop
+from siri_verl.siri.schedule import build_schedule
+from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+from verl.workers.rollout.replica import TokenOutput
+
+SCHEDULE = {"shape": "cosine", "l_max": 40, "l_min": 24, "period": 6, "granularity": 1}
+
+
+class FakeServerManager:
+    """A fake of verl's server client: returns scripted texts, records every request."""
+
+    def __init__(self, tokenizer, replies: list[str], max_tokens_out: int | None = None):
+        self.tokenizer = tokenizer
+        self.replies = list(replies)
+        self.requests: list[dict] = []
+
+    async def generate(self, request_id, prompt_ids, sampling_params, **kwargs) -> TokenOutput:
+        self.requests.append({"prompt_ids": list(prompt_ids), "sampling_params": dict(sampling_params)})
+        text = self.replies.pop(0) if self.replies else "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling_params["max_tokens"]]
+        return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), stop_reason="completed", extra_fields={})
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_path):
+    return AutoTokenizer.from_pretrained(tiny_model_path)
+
+
+def trainer_config(**sections):
+    base = {
+        "actor_rollout_ref": {"rollout": {"prompt_length": 64, "response_length": 40, "multi_turn": {}}},
+        "data": {"apply_chat_template_kwargs": {}},
+        "schedule": SCHEDULE,
+        "siri_verl": {"uncapped_splits": ["val", "test"]},
+    }
+    base.update(sections)
+    return OmegaConf.create(base)
+
+
+def run_loop(cls, tokenizer, server, config, sampling_params, **kwargs):
+    """Build the loop inside the event loop that runs it, as verl's workers do."""
+
+    async def build_and_run():
+        loop = cls(
+            trainer_config=DictConfigWrap(config),
+            server_manager=server,
+            tokenizer=tokenizer,
+            processor=None,
+            dataset_cls=None,
+            data_config=DictConfigWrap(config.data),
+        )
+        return await loop.run(sampling_params, **kwargs)
+
+    return asyncio.run(build_and_run())
+
+
+@pytest.mark.parametrize("step", [0, 1, 2, 3, 4, 6, 7, 100])
+def test_siri_loop_sends_the_schedule_cap_as_max_tokens(tokenizer, step):
+    server = FakeServerManager(tokenizer, ["2+3: 3 4 5\n</think>\n\\boxed{5}<｜end▁of▁sentence｜>"])
+    output = run_loop(
+        SiriLengthAgentLoop, tokenizer, server, trainer_config(), {"temperature": 1.0},
+        raw_prompt=[{"role": "user", "content": "What is 2+3?"}], global_steps=step, extra_info={"split": "train"},
+    )  # fmt: skip
+    cap = build_schedule(SCHEDULE).length(step)
+    assert server.requests[0]["sampling_params"]["max_tokens"] == cap
+    assert output.extra_fields["siri_cap"] == cap and output.extra_fields["truncated"] is False
+
+
+def test_siri_loop_marks_a_response_that_hit_the_cap_as_truncated(tokenizer):
+    server = FakeServerManager(tokenizer, ["1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25"])
+    output = run_loop(
+        SiriLengthAgentLoop, tokenizer, server, trainer_config(), {}, raw_prompt=[{"role": "user", "content": "q"}], global_steps=3, extra_info={}
+    )
+    assert len(output.response_ids) == 24 == output.extra_fields["siri_cap"]
+    assert output.extra_fields["truncated"] is True
+
+
+def test_siri_loop_gives_held_out_rows_the_full_budget(tokenizer):
+    server = FakeServerManager(tokenizer, ["\\boxed{1}"])
+    run_loop(
+        SiriLengthAgentLoop, tokenizer, server, trainer_config(), {},
+        raw_prompt=[{"role": "user", "content": "q"}], global_steps=3, extra_info={"split": "val"},
+    )  # fmt: skip
+    assert server.requests[0]["sampling_params"]["max_tokens"] == 40
+
+
+INFTY = {"max_segments": 3, "segment_cap": 24, "reward_variant": "task_eff", "schedule_target": "none"}
+
+
+def run_inftythink(tokenizer, replies, step=1, **overrides):
+    server = FakeServerManager(tokenizer, replies)
+    config = trainer_config(inftythink={**INFTY, **overrides})
+    outputs = run_loop(
+        InftyThinkAgentLoop, tokenizer, server, config, {"temperature": 1.0},
+        raw_prompt=[{"role": "user", "content": "What is 4+8?"}], global_steps=step,
+    )  # fmt: skip
+    return server, outputs
+
+
+def test_inftythink_loop_returns_one_row_per_segment_with_history_prompts(tokenizer):
+    replies = [
+        "4 5 6 7\n</think><summary>\nat 7, 4 to add\n</summary>",
+        "8 9 10 11\n</think><summary>\nat 11, 1 to add\n</summary>",
+        "12\n</think>\n\n\\boxed{12}",
+    ]
+    server, outputs = run_inftythink(tokenizer, replies)
+    assert len(outputs) == 3
+    assert all(r["sampling_params"]["max_tokens"] == 24 for r in server.requests)
+    second_prompt = tokenizer.decode(server.requests[1]["prompt_ids"])
+    assert "<history>" in second_prompt and "at 7, 4 to add" in second_prompt
+    assert "at 7, 4 to add" not in tokenizer.decode(server.requests[0]["prompt_ids"])
+    assert [o.extra_fields["inftythink_segment_index"] for o in outputs] == [0, 1, 2]
+    final = outputs[-1].extra_fields
+    assert final["inftythink_num_segments"] == 3 and final["inftythink_stop_reason"] == "conclusion"
+    assert "inftythink_num_segments" not in outputs[0].extra_fields
+
+
+def test_inftythink_reward_is_computed_on_the_final_segment_and_shaped_by_segments(tokenizer):
+    replies = ["4 5 6 7\n</think><summary>\nat 7, 5 to add\n</summary>", "8 9\n</think>\n\n\\boxed{12}"]
+    _, outputs = run_inftythink(tokenizer, replies)
+    final = outputs[-1]
+    text = tokenizer.decode(final.response_ids, skip_special_tokens=True)
+    result = inftythink_score("toy_addition", text, "12", final.extra_fields)
+    assert result["task_score"] == 1.0
+    assert result["score"] == pytest.approx(1 - (1 / 3) ** 2)  # T+E with n=2, φ=3
+    # verl copies the final output's reward to every earlier segment (trainer/ppo/v1/agent_loop_tq.py).
+
+
+@pytest.mark.parametrize(
+    ("replies", "stop"),
+    [
+        (["no closing tag at all"], "invalid_format"),
+        (["1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25"], "token_cap"),
+        (["a\n</think><summary>\ns1\n</summary>"] * 3, "max_segments"),
+    ],
+)
+def test_inftythink_stop_rules_end_the_trajectory(tokenizer, replies, stop):
+    _, outputs = run_inftythink(tokenizer, replies)
+    assert outputs[-1].extra_fields["inftythink_stop_reason"] == stop
+    result = inftythink_score("toy_addition", "x", "12", outputs[-1].extra_fields)
+    assert result["score"] == 0.0
+
+
+def test_siri_inftythink_schedule_moves_the_segment_cap(tokenizer):
+    server, _ = run_inftythink(tokenizer, ["x\n</think>\n\n\\boxed{1}"], step=3, schedule_target="segment_cap", segment_cap=40)
+    assert server.requests[0]["sampling_params"]["max_tokens"] == build_schedule(SCHEDULE).length(3) == 24
