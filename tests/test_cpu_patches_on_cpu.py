@@ -177,3 +177,20 @@ def test_patched_default_backend_is_gloo_on_a_world_of_one():
     assert facts["all_reduce"] == [1.0, 1.0]
     assert facts["destroyed"]
     assert facts["duplicate_rejected"], "torch now accepts 'cpu:gloo,cpu:gloo': the patch may be obsolete"
+
+
+def test_verl_sft_process_group_init_still_needs_the_cpu_replacement():
+    """Guard for patches.initialize_global_process_group_gloo (verl/utils/distributed.py:62)."""
+    import verl.trainer.sft_trainer as sft_trainer
+    import verl.utils.distributed as distributed
+    from siri_verl.backends.cpu import patches
+
+    original = distributed.initialize_global_process_group
+    if getattr(original, "__siri_verl_patched__", False):
+        pytest.skip("patched in this process already; the subprocess tests cover the patched state")
+    source = inspect.getsource(original)
+    assert 'f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"' in source
+    assert list(inspect.signature(original).parameters) == ["timeout_second"]
+    # sft_trainer imports it at call time, so replacing the module attribute reaches it.
+    assert "from verl.utils.distributed import initialize_global_process_group" in inspect.getsource(sft_trainer.run_sft)
+    assert list(inspect.signature(patches.initialize_global_process_group_gloo).parameters) == ["timeout_second"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+from datetime import timedelta
 
 # verl/utils/distributed.py:89 (0.9.1), initialize_global_process_group_ray:
 #     backend = backend or f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"
@@ -30,7 +32,25 @@ def _default_backend_to_gloo(initialize):
     return initialize_with_gloo
 
 
+# verl/utils/distributed.py:62 (0.9.1), initialize_global_process_group (the torchrun path of
+# verl/trainer/sft_trainer.py:455, imported at call time):
+#     backend = f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"
+# Same duplicate on CPU, and no backend argument to pass, so the CPU version initialises plain
+# gloo itself and returns what verl's does: (local_rank, rank, world_size).
+def initialize_global_process_group_gloo(timeout_second: int = 36000) -> tuple[int, int, int]:
+    import torch.distributed
+
+    torch.distributed.init_process_group(
+        backend=GLOO_BACKEND, timeout=timedelta(seconds=timeout_second), init_method=os.environ.get("DIST_INIT_METHOD")
+    )
+    return int(os.environ["LOCAL_RANK"]), int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+
+initialize_global_process_group_gloo.__siri_verl_patched__ = True
+
+
 def apply() -> None:
     for module_name in GLOO_PATCH_TARGETS:
         module = importlib.import_module(module_name)
         module.initialize_global_process_group_ray = _default_backend_to_gloo(module.initialize_global_process_group_ray)
+    importlib.import_module("verl.utils.distributed").initialize_global_process_group = initialize_global_process_group_gloo
