@@ -77,3 +77,15 @@ def inftythink_settings_are_possible(cfg: DictConfig, choices: Mapping[str, str]
 
     settings = InftyThinkSettings.from_section(OmegaConf.select(cfg, "inftythink"))
     settings.validate(response_length=int(OmegaConf.select(cfg, "data.max_response_length")))
+
+
+def require_int(name: str, value, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (bools refused); errors name the setting ``name``."""
+    import operator
+
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value

@@ -48,7 +48,12 @@ def parse_args(argv: list[str]) -> tuple[dict[str, str], set[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from siri_verl.tracking.pareto import frontier_table_markdown, load_paper_points, load_points, plot_frontier
+    from siri_verl.tracking.pareto import (
+        frontier_table_markdown,
+        load_paper_points,
+        load_points,
+        plot_frontier,
+    )
 
     args, flags = parse_args(sys.argv[1:] if argv is None else argv)
     benchmark = args["benchmark"]

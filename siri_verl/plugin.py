@@ -20,11 +20,11 @@ def register_all() -> None:
     # The platform comes first: the imports below resolve verl's platform singleton.
     cpu.register()
 
+    import siri_verl.inftythink.agent_loop  # noqa: F401  (@register("inftythink"))
+    import siri_verl.inftythink.tracking  # noqa: F401  (InftyThink metrics)
     import siri_verl.siri.agent_loop  # noqa: F401  (@register("siri_length"))
     import siri_verl.siri.tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
     import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))
-    import siri_verl.inftythink.agent_loop  # noqa: F401  (@register("inftythink"))
-    import siri_verl.inftythink.tracking  # noqa: F401  (InftyThink metrics)
 
 
 register_all()

@@ -27,7 +27,6 @@ from typing import Callable
 
 import numpy as np
 from omegaconf import open_dict
-
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 

@@ -12,13 +12,13 @@ import asyncio
 import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
+from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+from verl.workers.rollout.replica import TokenOutput
 
 from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.reward import compute_score as inftythink_score
 from siri_verl.siri.agent_loop import SiriLengthAgentLoop
 from siri_verl.siri.schedule import build_schedule
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
-from verl.workers.rollout.replica import TokenOutput
 
 SCHEDULE = {"shape": "cosine", "l_max": 40, "l_min": 24, "period": 6, "granularity": 1}
 

@@ -17,8 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import verl
 import verl.utils.distributed as verl_distributed
+
 from siri_verl.backends.cpu import patches
 
 VERL_ROOT = Path(verl.__file__).parent
@@ -183,6 +185,7 @@ def test_verl_sft_process_group_init_still_needs_the_cpu_replacement():
     """Guard for patches.initialize_global_process_group_gloo (verl/utils/distributed.py:62)."""
     import verl.trainer.sft_trainer as sft_trainer
     import verl.utils.distributed as distributed
+
     from siri_verl.backends.cpu import patches
 
     original = distributed.initialize_global_process_group

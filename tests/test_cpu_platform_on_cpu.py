@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from verl.plugin.platform import PlatformRegistry
 
 from siri_verl.backends.cpu.platform import PLATFORM_NAME, PlatformCPU, is_selected
-from verl.plugin.platform import PlatformRegistry
 
 # What verl calls on ``get_torch_device()`` (checked against verl's source below as well).
 DEVICE_MODULE_CALLS = [

@@ -6,7 +6,13 @@ from math import comb
 
 import pytest
 
-from siri_verl.eval.metrics import avg_at_n, delta_cr_acc, pass_at_k, pass_at_k_dataset, token_stats
+from siri_verl.eval.metrics import (
+    avg_at_n,
+    delta_cr_acc,
+    pass_at_k,
+    pass_at_k_dataset,
+    token_stats,
+)
 
 
 def test_avg_at_n_weighs_every_problem_equally():

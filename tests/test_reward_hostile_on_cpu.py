@@ -38,7 +38,7 @@ def test_code_injection_never_runs(tmp_path: Path):
     ]
     for p in payloads:
         assert not scored(f"</think>\\boxed{{{p}}}", gold="x")["acc"]
-        assert not scored(f"</think>\\boxed{{1}}", gold=p)["acc"]
+        assert not scored("</think>\\boxed{1}", gold=p)["acc"]
     assert not marker.exists()
 
 

@@ -6,7 +6,14 @@ import threading
 
 import pytest
 
-from siri_verl.reward import answer_region, check_answer, compute_score, compute_score_batch, last_boxed, score_batch
+from siri_verl.reward import (
+    answer_region,
+    check_answer,
+    compute_score,
+    compute_score_batch,
+    last_boxed,
+    score_batch,
+)
 
 
 def resp(answer: str) -> str:

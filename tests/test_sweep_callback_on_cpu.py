@@ -13,7 +13,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-
 from siri_verl.tracking.pareto import search_runs_frame
 from siri_verl.tracking.sweep import MlflowSweepCallback, benchmarks_in
 

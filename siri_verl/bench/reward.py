@@ -16,9 +16,14 @@ import platform
 import random
 import subprocess
 import time
-from pathlib import Path
 
-from siri_verl.reward.agreement import REPO, _as_written, _rows, perturb, shared_data_dir
+from siri_verl.reward.agreement import (
+    REPO,
+    _as_written,
+    _rows,
+    perturb,
+    shared_data_dir,
+)
 
 _WORDS = ("so", "then", "we", "get", "note", "that", "hence", "the", "sum", "of", "terms", "is", "wait",
           "let", "me", "check", "again", "consider", "case", "where", "and", "thus", "value", "equals")

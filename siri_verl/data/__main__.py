@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from siri_verl.data.prepare import DEFAULT_OUT, DataSourceUnavailable, expand_names, prepare
+from siri_verl.data.prepare import (
+    DEFAULT_OUT,
+    DataSourceUnavailable,
+    expand_names,
+    prepare,
+)
 from siri_verl.data.sources import ALL, SOURCES
 
 

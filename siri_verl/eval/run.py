@@ -25,7 +25,12 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from siri_verl.backends.cpu.generation import SamplingSettings
-from siri_verl.eval.metrics import avg_at_n, delta_cr_acc, pass_at_k_dataset, token_stats
+from siri_verl.eval.metrics import (
+    avg_at_n,
+    delta_cr_acc,
+    pass_at_k_dataset,
+    token_stats,
+)
 from siri_verl.generation import GenerationBackend, make_backend
 from siri_verl.reward import compute_score
 

@@ -31,7 +31,11 @@ from siri_verl.inftythink.segmentation import (
     segment_trace,
     split_paragraphs,
 )
-from siri_verl.inftythink.shaping import REWARD_VARIANTS, efficiency_factor, trajectory_reward
+from siri_verl.inftythink.shaping import (
+    REWARD_VARIANTS,
+    efficiency_factor,
+    trajectory_reward,
+)
 
 __all__ = [
     "DEFAULT_ETA",

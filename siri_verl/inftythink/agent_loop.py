@@ -26,10 +26,14 @@ from typing import Any
 from uuid import uuid4
 
 from omegaconf import OmegaConf
+from verl.experimental.agent_loop.agent_loop import (
+    AgentLoopBase,
+    AgentLoopOutput,
+    register,
+)
+from verl.utils.profiler import simple_timer
 
 from siri_verl.inftythink.protocol import GenerationResult, IterativeState, join_prompt
-from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput, register
-from verl.utils.profiler import simple_timer
 
 AGENT_NAME = "inftythink"
 SCHEDULE_TARGETS = ("none", "segment_cap", "max_segments")

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from siri_verl.backends.cpu.generation import SamplingSettings
 from siri_verl.generation import GenerationBackend
-from siri_verl.inftythink.protocol import GenerationResult, IterativeState, TrajectoryResult, join_prompt
+from siri_verl.inftythink.protocol import (
+    GenerationResult,
+    IterativeState,
+    TrajectoryResult,
+    join_prompt,
+)
 
 
 @dataclass

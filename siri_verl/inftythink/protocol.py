@@ -42,9 +42,10 @@ reads as unclosed.
 from __future__ import annotations
 
 import enum
-import operator
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from siri_verl.checks import require_int
 
 __all__ = [
     "DEFAULT_TAGS",
@@ -245,13 +246,6 @@ class StopReason(str, enum.Enum):
     TOKEN_CAP = "token_cap"  # the per-segment cap eta was hit before a complete summary
 
 
-def _index(name: str, value: int, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    value = operator.index(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def next_action(segment: Segment, segment_index: int, max_segments: int, hit_token_cap: bool) -> StopReason | None:
@@ -267,8 +261,8 @@ def next_action(segment: Segment, segment_index: int, max_segments: int, hit_tok
        conclusion: the answer may have been cut off, and the reward decides whether to score it.
     3. conclusion -> ``CONCLUSION``; 4. anything else -> ``INVALID_FORMAT``.
     """
-    max_segments = _index("max_segments", max_segments, minimum=1)
-    segment_index = _index("segment_index", segment_index, minimum=0)
+    max_segments = require_int("max_segments", max_segments, minimum=1)
+    segment_index = require_int("segment_index", segment_index, minimum=0)
     if segment_index >= max_segments:
         raise ValueError(f"segment_index ({segment_index}) must be < max_segments ({max_segments})")
     if segment.kind == "summary":
@@ -346,7 +340,7 @@ class IterativeState:
     stop_reason: StopReason | None = None
 
     def __post_init__(self) -> None:
-        self.max_segments = _index("inftythink.max_segments", self.max_segments, minimum=1)
+        self.max_segments = require_int("inftythink.max_segments", self.max_segments, minimum=1)
 
     @property
     def done(self) -> bool:
@@ -382,7 +376,7 @@ def run_iterative(
 ) -> TrajectoryResult:
     """Run one trajectory: at most ``max_segments`` (phi) calls of at most ``segment_cap`` (eta)
     tokens each."""
-    segment_cap = _index("inftythink.segment_cap", segment_cap, minimum=1)
+    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
     state = IterativeState(question, max_segments, tags)
     while not state.done:
         messages, prefix = state.next_prompt()
@@ -398,7 +392,7 @@ async def arun_iterative(
     tags: Tags = DEFAULT_TAGS,
 ) -> TrajectoryResult:
     """:func:`run_iterative` with an async generator (for verl's async agent loops)."""
-    segment_cap = _index("inftythink.segment_cap", segment_cap, minimum=1)
+    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
     state = IterativeState(question, max_segments, tags)
     while not state.done:
         messages, prefix = state.next_prompt()

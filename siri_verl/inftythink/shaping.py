@@ -13,25 +13,19 @@ trajectory stopped without a conclusion). Variants, selected by ``inftythink.rew
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
+
+from siri_verl.checks import require_int
 
 __all__ = ["REWARD_VARIANTS", "efficiency_factor", "trajectory_reward"]
 
 
-def _count(name: str, value: int, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    value = operator.index(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def efficiency_factor(num_segments: int, max_segments: int) -> float:
     """R_eff = 1 - ((n - 1) / phi) ** 2 for ``1 <= n <= phi``."""
-    max_segments = _count("inftythink.max_segments", max_segments, minimum=1)
-    num_segments = _count("num_segments", num_segments, minimum=1)
+    max_segments = require_int("inftythink.max_segments", max_segments, minimum=1)
+    num_segments = require_int("num_segments", num_segments, minimum=1)
     if num_segments > max_segments:
         raise ValueError(f"num_segments ({num_segments}) must be <= inftythink.max_segments ({max_segments})")
     return 1.0 - ((num_segments - 1) / max_segments) ** 2

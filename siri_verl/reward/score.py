@@ -18,8 +18,15 @@ import os
 from typing import Any, Iterable, Sequence
 
 from siri_verl.reward import extract
-from siri_verl.reward.checker import DEFAULT_TIMEOUT_S, _verdict, decide_fast, gold_to_str, math_verify_check
+from siri_verl.reward.checker import (
+    DEFAULT_TIMEOUT_S,
+    _verdict,
+    decide_fast,
+    gold_to_str,
+    math_verify_check,
+)
 from siri_verl.reward.deadline import get_pool
+
 
 def _option(name: str, extra_info: dict | None, kwargs: dict, default: Any) -> Any:
     if isinstance(extra_info, dict) and name in extra_info:

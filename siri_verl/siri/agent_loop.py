@@ -18,10 +18,10 @@ from functools import lru_cache
 from typing import Any
 
 from omegaconf import OmegaConf
-
-from siri_verl.siri.schedule import Schedule, build_schedule
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
+
+from siri_verl.siri.schedule import Schedule, build_schedule
 
 AGENT_NAME = "siri_length"
 DEFAULT_UNCAPPED_SPLITS = ("val", "test")

@@ -75,7 +75,16 @@ import dataclasses
 import math
 import operator
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, NamedTuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Iterable,
+    Literal,
+    Mapping,
+    NamedTuple,
+    TypeVar,
+)
 
 from siri_verl.checks import ConfigError
 

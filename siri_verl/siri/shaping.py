@@ -12,18 +12,11 @@ lives in :mod:`siri_verl.reward`, whose result is passed in as ``base_score``.
 
 from __future__ import annotations
 
-import operator
+from siri_verl.checks import require_int
 
 __all__ = ["length_capped_score", "overlong_penalty"]
 
 
-def _count(name: str, value: int, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    value = operator.index(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def length_capped_score(response_token_count: int, cap: int, finished: bool, base_score: float) -> float:
@@ -37,8 +30,8 @@ def length_capped_score(response_token_count: int, cap: int, finished: bool, bas
     Returns 0.0 if the response is longer than ``cap`` or did not finish, else ``base_score``.
     A response of exactly ``cap`` tokens that finished keeps its score.
     """
-    response_token_count = _count("response_token_count", response_token_count, minimum=0)
-    cap = _count("cap", cap, minimum=1)
+    response_token_count = require_int("response_token_count", response_token_count, minimum=0)
+    cap = require_int("cap", cap, minimum=1)
     if not finished or response_token_count > cap:
         return 0.0
     return float(base_score)
@@ -51,9 +44,9 @@ def overlong_penalty(response_len: int, cap: int, cache_len: int) -> float:
     ``(cap - cache_len, cap]`` (exactly -1 at ``cap``); -1 beyond ``cap``.
     Requires ``0 <= cache_len < cap``; ``cache_len == 0`` is a hard step at the cap.
     """
-    response_len = _count("response_len", response_len, minimum=0)
-    cap = _count("cap", cap, minimum=1)
-    cache_len = _count("cache_len", cache_len, minimum=0)
+    response_len = require_int("response_len", response_len, minimum=0)
+    cap = require_int("cap", cap, minimum=1)
+    cache_len = require_int("cache_len", cache_len, minimum=0)
     if cache_len >= cap:
         raise ValueError(f"cache_len ({cache_len}) must be < cap ({cap})")
     if response_len > cap:

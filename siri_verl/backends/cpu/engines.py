@@ -7,7 +7,10 @@ parameters, so the ``backend=cpu`` preset selects ``strategy=fsdp2``.
 """
 
 from verl.workers.engine.base import EngineRegistry
-from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead, FSDPEngineWithValueHead
+from verl.workers.engine.fsdp.transformer_impl import (
+    FSDPEngineWithLMHead,
+    FSDPEngineWithValueHead,
+)
 
 DEVICE = "cpu"
 

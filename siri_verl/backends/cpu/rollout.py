@@ -25,10 +25,10 @@ from typing import Any, Generator
 
 import ray
 import torch
-
-from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+
+from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
 
 logger = logging.getLogger(__name__)
 
