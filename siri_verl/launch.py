@@ -5,16 +5,16 @@ The Hydra app composes verl's ``ppo_trainer`` with this project's ``conf/`` and 
 1. runs the compose-time checks (``siri_verl.checks``): a bad key fails here, in seconds;
 2. exports the backend's environment (``ray_kwargs.ray_init.runtime_env.env_vars``) to this
    driver too, so the driver and every Ray worker pick the same verl platform;
-3. opens the MLflow run on the driver, so its id is known for the summary and for sweeps,
-   and lets verl's tracker attach to it in the TaskRunner (``MLFLOW_RUN_ID``);
-4. resolves every interpolation here, where Hydra's runtime exists, and calls verl's
+3. resolves every interpolation here, where Hydra's runtime exists (verl resolves again in
+   its TaskRunner actor, where ``${hydra:...}`` would fail);
+4. opens the MLflow run on the driver, so its id is known for the summary and for sweeps,
+   lets verl's tracker attach to it in the TaskRunner (``MLFLOW_RUN_ID``), and calls verl's
    ``run_ppo`` with its V1 TaskRunner;
 5. shuts Ray down, so a ``-m`` sweep starts each job on a fresh cluster, and prints a summary.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -26,8 +26,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from siri_verl import assets, tracking
 from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import conf_dir
-
-logger = logging.getLogger(__name__)
 
 
 def export_backend_env(cfg: DictConfig) -> dict[str, str]:
