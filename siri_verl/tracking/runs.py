@@ -48,6 +48,17 @@ def uses_mlflow(cfg: DictConfig) -> bool:
     return "mlflow" in ([loggers] if isinstance(loggers, str) else list(loggers))
 
 
+def _run_name(cfg: DictConfig) -> str:
+    """The experiment name; in a ``-m`` sweep, followed by the job's overrides, to tell jobs apart."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    name = str(cfg.trainer.experiment_name)
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        name += f" [{HydraConfig.get().job.override_dirname}]"
+    return name
+
+
 def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | None:
     if not uses_mlflow(cfg):
         return None
@@ -65,7 +76,7 @@ def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | N
     if parent:
         tags["mlflow.parentRunId"] = parent
     client = mlflow.MlflowClient(uri)
-    run = client.create_run(experiment.experiment_id, run_name=cfg.trainer.experiment_name, tags=tags)
+    run = client.create_run(experiment.experiment_id, run_name=_run_name(cfg), tags=tags)
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run.info.run_id}
     return MlflowRun(run.info.run_id, uri, cfg.trainer.project_name, env)
 
