@@ -56,7 +56,8 @@ def test_verl_trains_on_every_segment_row(inftythink_run):
     for step, count in rows.items():
         # every segment of every trajectory is a row (plus padding to a multiple of rollout.n)
         assert count >= segments[step] * TRAJECTORIES_PER_STEP > TRAJECTORIES_PER_STEP
-    assert all(value > 0 for value in inftythink_run("actor/grad_norm").values())
+    # A step in which every group scored alike has zero GRPO advantage, hence zero gradient.
+    assert any(value > 0 for value in inftythink_run("actor/grad_norm").values())
 
 
 def test_optimizer_steps_do_not_grow_with_segments(inftythink_run):

