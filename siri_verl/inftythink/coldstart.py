@@ -527,6 +527,13 @@ def run(args: argparse.Namespace, backend=None) -> dict:
     count_tokens = token_counter(args.tokenizer) if todo else None
 
     failed_now = 0
+    if progress_path.exists() and progress_path.stat().st_size:
+        with progress_path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            cut_off = handle.read(1) != b"\n"
+        if cut_off:  # the last write was interrupted: start a new line after the fragment
+            with progress_path.open("a", encoding="utf-8") as sink:
+                sink.write("\n")
     with progress_path.open("a", encoding="utf-8") as sink, tqdm(
         total=len(rows), initial=len(rows) - len(todo), desc="cold start rows", unit="row", file=sys.stderr
     ) as bar:
