@@ -85,3 +85,17 @@ def test_groups_and_recipes_override_the_primary_config():
     assert cfg.siri_verl.replay_poll_interval_s == 0.1  # conf/backend/cpu.yaml
     assert compose_recipe("siri_high").siri_verl.keep_phase_end_checkpoints is True  # conf/rl/siri_paper.yaml
     assert compose_recipe("tiny").trainer.v1.trainer_mode == "siri_verl"
+
+
+@pytest.mark.parametrize("recipe", sorted(p.stem for p in (Path(conf_dir()) / "sft" / "recipe").glob("*.yaml")))
+def test_every_sft_recipe_composes_and_opens_with_its_command(recipe):
+    from hydra import compose, initialize_config_dir
+
+    from siri_verl import assets
+
+    assets.register_resolver()
+    with initialize_config_dir(config_dir=str(Path(conf_dir()) / "sft"), version_base=None):
+        cfg = compose("sft", overrides=[f"recipe={recipe}", "data.train_files=/tmp/train.parquet"])
+    assert cfg.data.custom_cls.name == "InftyThinkSFTDataset" and cfg.data.train_files == "/tmp/train.parquet"
+    first_line = (Path(conf_dir()) / "sft" / "recipe" / f"{recipe}.yaml").read_text().splitlines()[1]
+    assert "-m siri_verl.sft" in first_line and f"recipe={recipe}" in first_line
