@@ -297,7 +297,9 @@ def summarise(backend, requests: Sequence[str], max_retries: int, tags: Tags = D
     return summaries
 
 
-def build_examples(trace: Trace, segments: Sequence[str], summaries: Sequence[str], tags: Tags = DEFAULT_TAGS) -> list[dict]:
+def build_examples(
+    trace: Trace, segments: Sequence[str], summaries: Sequence[str], tags: Tags = DEFAULT_TAGS
+) -> list[dict]:
     """One SFT example (a dict of :data:`COLUMNS`) per segment of ``trace``.
 
     ``summaries`` holds s_1 .. s_{k-1} for segments r_1 .. r_k. Example i: user = the question;
@@ -309,7 +311,11 @@ def build_examples(trace: Trace, segments: Sequence[str], summaries: Sequence[st
     for i, segment in enumerate(segments):
         messages, prefix = build_segment_messages(trace.question, summaries[i - 1] if i else None, tags)
         last = i == len(segments) - 1
-        target = render_conclusion_segment(segment, trace.conclusion, tags) if last else render_summary_segment(segment, summaries[i], tags)
+        target = (
+            render_conclusion_segment(segment, trace.conclusion, tags)
+            if last
+            else render_summary_segment(segment, summaries[i], tags)
+        )
         examples.append(
             {
                 "messages": [*messages, {"role": "assistant", "content": prefix + target}],
@@ -355,7 +361,9 @@ def summarise_rows(
         requests = [
             FIRST_PROMPT.format(question=t.question, segment=segments[t.index][0])
             if position == 0
-            else UPDATE_PROMPT.format(question=t.question, summary=summaries[t.index][-1], segment=segments[t.index][position])
+            else UPDATE_PROMPT.format(
+                question=t.question, summary=summaries[t.index][-1], segment=segments[t.index][position]
+            )
             for t in active
         ]
         still = []
@@ -410,7 +418,9 @@ def _write_parquet_atomically(examples: list[dict], path: Path) -> None:
         staging.unlink(missing_ok=True)
 
 
-def write_outputs(records: dict[int, dict], out: str | os.PathLike, val_fraction: float = 0.0, seed: int = 0) -> dict[str, int]:
+def write_outputs(
+    records: dict[int, dict], out: str | os.PathLike, val_fraction: float = 0.0, seed: int = 0
+) -> dict[str, int]:
     """Write ``train.parquet`` (and ``val.parquet`` when ``val_fraction > 0``) from progress
     records; returns the number of examples per split.
 
@@ -534,9 +544,12 @@ def run(args: argparse.Namespace, backend=None) -> dict:
         if cut_off:  # the last write was interrupted: start a new line after the fragment
             with progress_path.open("a", encoding="utf-8") as sink:
                 sink.write("\n")
-    with progress_path.open("a", encoding="utf-8") as sink, tqdm(
-        total=len(rows), initial=len(rows) - len(todo), desc="cold start rows", unit="row", file=sys.stderr
-    ) as bar:
+    with (
+        progress_path.open("a", encoding="utf-8") as sink,
+        tqdm(
+            total=len(rows), initial=len(rows) - len(todo), desc="cold start rows", unit="row", file=sys.stderr
+        ) as bar,
+    ):
         for start in range(0, len(todo), args.batch):
             batch = todo[start : start + args.batch]
             for record in summarise_rows(backend, batch, count_tokens, args.eta, args.max_retries):
@@ -575,13 +588,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--summarizer", default="Qwen/Qwen3-4B-Instruct-2507", help="instruct model dir/HF id, or an asset (tiny_model)"
     )
     parser.add_argument("--backend", default="vllm", choices=["cpu", "vllm"], help="generation backend")
-    parser.add_argument("--tokenizer", default="qwen", help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir")
+    parser.add_argument(
+        "--tokenizer", default="qwen", help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir"
+    )
     parser.add_argument("--eta", type=int, default=DEFAULT_ETA, help="η: most tokens per segment (default %(default)s)")
     parser.add_argument("--max-retries", type=int, default=4, help="extra attempts per summary before the row fails")
     parser.add_argument("--batch", type=int, default=256, help="rows summarised in lock-step per backend call")
     parser.add_argument("--limit", type=int, default=None, help="only the first N input rows")
     parser.add_argument(
-        "--question-key", action="append", default=None, help=f"question key (repeatable; default {'/'.join(QUESTION_KEYS)})"
+        "--question-key",
+        action="append",
+        default=None,
+        help=f"question key (repeatable; default {'/'.join(QUESTION_KEYS)})",
     )
     parser.add_argument(
         "--trace-key", action="append", default=None, help=f"trace key (repeatable; default {'/'.join(TRACE_KEYS)})"

@@ -66,7 +66,9 @@ class InftyThinkSFTDataset(MultiTurnSFTDataset):
         finally:
             _CURRENT.reset(token)
 
-    def _process_single_message(self, index: int, message: dict[str, Any], full_message: list, tools=None, enable_thinking=None):
+    def _process_single_message(
+        self, index: int, message: dict[str, Any], full_message: list, tools=None, enable_thinking=None
+    ):
         input_ids, loss_mask, attention_mask, inputs = super()._process_single_message(
             index, message, full_message, tools=tools, enable_thinking=enable_thinking
         )
