@@ -82,8 +82,14 @@ def _long_mode(backend: GenerationBackend, problems: list[Problem], cfg, setting
     prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in rendered]
     completions = backend.generate(prompts, cfg.max_tokens, settings)
     return [
-        {"text": c.text, "tokens": len(c.token_ids), "truncated": c.finish_reason == "length", "latency_s": c.latency_s}
-        for c in completions
+        {
+            "text": c.text,
+            "tokens": len(c.token_ids),
+            "truncated": c.finish_reason == "length",
+            "latency_s": c.latency_s,
+            "peak_context": len(prompt) + len(c.token_ids),
+        }
+        for prompt, c in zip(prompts, completions)
     ]
 
 
@@ -101,6 +107,7 @@ def _inftythink_mode(backend: GenerationBackend, problems: list[Problem], cfg, s
             "latency_s": o.latency_s,
             "segments": o.trajectory.num_segments,
             "stop_reason": o.trajectory.stop_reason.value,
+            "peak_context": o.peak_context,
         }
         for o in outcomes
     ]
@@ -166,6 +173,10 @@ def summarise(path: Path, num_problems: int, cfg) -> dict:
     }
     if records and "segments" in records[0]:
         summary["mean_segments"] = statistics.fmean(r["segments"] for r in records)
+    peaks = [r["peak_context"] for r in records if "peak_context" in r]  # absent in older files
+    if peaks:
+        summary["max_peak_context"] = max(peaks)
+        summary["mean_peak_context"] = statistics.fmean(peaks)
     return summary
 
 

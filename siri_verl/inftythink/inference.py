@@ -25,6 +25,9 @@ class IterativeOutcome:
     trajectory: TrajectoryResult
     # Wall time of the rounds this trajectory took part in (each round is one batch).
     latency_s: float
+    # The longest single call's context: prompt (question + <history>) plus its generated tokens.
+    # InftyThink's memory claim is about this, not the trajectory's total tokens.
+    peak_context: int = 0
 
     @property
     def final_text(self) -> str:
@@ -47,14 +50,16 @@ def run_iterative_batch(
     """Run one trajectory per question; outcomes come back in the questions' order."""
     states = [IterativeState(question, max_segments) for question in questions]
     latency = [0.0] * len(states)
+    peak_context = [0] * len(states)
     while True:
         running = [i for i, state in enumerate(states) if not state.done]
         if not running:
             break
         prompts = [prompt_ids(backend.tokenizer, *states[i].next_prompt()) for i in running]
         completions = backend.generate(prompts, segment_cap, settings)
-        for i, completion in zip(running, completions):
+        for i, prompt, completion in zip(running, prompts, completions):
             latency[i] += completion.latency_s
+            peak_context[i] = max(peak_context[i], len(prompt) + len(completion.token_ids))
             states[i].record(
                 GenerationResult(
                     text=completion.text,
@@ -62,4 +67,7 @@ def run_iterative_batch(
                     hit_token_cap=completion.finish_reason == "length",
                 )
             )
-    return [IterativeOutcome(state.result(), seconds) for state, seconds in zip(states, latency)]
+    return [
+        IterativeOutcome(state.result(), seconds, peak)
+        for state, seconds, peak in zip(states, latency, peak_context)
+    ]
