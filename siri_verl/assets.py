@@ -45,6 +45,14 @@ def _tiny_inftythink_model() -> str:
     return str(ensure_tiny_model(TinyModelSpec(warmup_format="inftythink", warmup_steps=250)))
 
 
+@register_asset("r1_distill_tokenizer")
+def _r1_distill_tokenizer() -> str:
+    """A tokenizer directory with DeepSeek-R1-Distill-Qwen's contract (siri_verl/models/r1_distill.py)."""
+    from siri_verl.models.r1_distill import ensure_r1_distill_tokenizer
+
+    return str(ensure_r1_distill_tokenizer())
+
+
 def _toy_split(split: str) -> str:
     from siri_verl.data.toy import write_parquet
     from siri_verl.models.tiny import cache_root
