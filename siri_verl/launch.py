@@ -15,6 +15,7 @@ The Hydra app composes verl's ``ppo_trainer`` with this project's ``conf/`` and 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -94,6 +95,12 @@ def run(cfg: DictConfig) -> dict:
         if mlflow_run is not None:
             tracking.close_training_run(mlflow_run, succeeded)
     summary = tracking.training_summary(cfg, mlflow_run, time.time() - started)
+    if HydraConfig.initialized():
+        # Machine-readable record of a finished job (studies and sweeps read it; its presence
+        # marks the job as done).
+        output_dir = HydraConfig.get().runtime.output_dir
+        with open(os.path.join(output_dir, "summary.json"), "w", encoding="utf-8") as sink:
+            json.dump(summary, sink, indent=2)
     if cfg.siri_verl.summary:
         print(tracking.format_summary(summary), flush=True)
     return summary

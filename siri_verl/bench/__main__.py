@@ -13,6 +13,7 @@ COMMANDS = {
     "agreement": ("siri_verl.bench.reward", "checker agreement on real benchmark gold answers"),
     "optimizer_steps": ("siri_verl.bench.training", "InftyThink optimiser steps per training step, with and without the fix"),
     "step_time": ("siri_verl.bench.training", "seconds per GRPO step of the tiny CPU recipe"),
+    "toy_study": ("siri_verl.bench.toy_study", "both papers' experiments at toy scale on CPU -> results/toy_study.md"),
 }
 
 

@@ -83,6 +83,9 @@ class MlflowSweepCallback(Callback):
         sweep_dir = OmegaConf.select(config, "hydra.sweep.dir")
         overrides = OmegaConf.select(config, "hydra.overrides.task") or []
         tags = {"siri_verl.kind": "sweep", "siri_verl.sweep.overrides": " ".join(map(str, overrides))}
+        # A sweep started by a larger run (a study) nests under it.
+        if os.environ.get(PARENT_RUN_ENV):
+            tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
         if sweep_dir:
             tags["siri_verl.sweep.dir"] = str(Path(sweep_dir).resolve())
         run_name = f"sweep {Path(str(sweep_dir)).name}" if sweep_dir else "sweep"

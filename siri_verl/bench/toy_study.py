@@ -1,0 +1,458 @@
+"""``python -m siri_verl.bench toy_study``: both papers' experiments at toy scale, on CPU.
+
+The question a researcher asks first is "does it work?". This command answers it with the same
+recipes, agent loops, rewards, trainer mode, eval and MLflow code that the GPU recipes use; only
+the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the data (running sums,
+``siri_verl/data/running_sums.py``) and the lengths are scaled down. Steps:
+
+1. **Train** every arm's recipe for every seed as ONE Hydra multirun of ``python -m siri_verl``
+   (``recipe=toy_constant,toy_siri_cosine,... siri_verl.seed=0,1,2``). The study opens an MLflow
+   run of its own first; the multirun's sweep run and every job become its descendants. A rerun
+   of the study skips the jobs that already left their final checkpoint (one multirun per seed
+   over what is missing), so a killed study loses no finished job.
+2. **Evaluate** every arm's checkpoint (the final one, or the last trough for SIRI-low) with
+   ``siri_verl.eval`` under one protocol for all arms (``eval_protocol=toy``: n samples per
+   problem at T = 0.6 on the held-out test split). Rows without training (the warm start, the
+   cold start) are evaluated once per seed with that seed's sampling.
+3. **Report** ``results/toy_study.md``: per arm the mean and 95% t-interval over seeds of
+   accuracy and tokens, ΔCRAcc against the warm start, per-call peak context, wall time; the
+   hypotheses H1-H5 with their criteria and verdicts; the Pareto plot of all arms and SIRI's
+   L(t) against mean response length, both logged on the study's MLflow run.
+
+``--steps`` and ``--limit`` shrink the study (the CI smoke test runs 2 steps of three arm
+types); the report always states what was run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ETA = 48  # per-segment budget of the InftyThink arms (recipes/_toy_inftythink.yaml)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One row of the study's table."""
+
+    name: str
+    # The recipe that trains it; None for a starting model evaluated as is.
+    recipe: str | None
+    # Which checkpoint of the recipe's run: "final", or "last_trough" (SIRI-low).
+    checkpoint: str
+    # The starting model (an asset), evaluated directly when recipe is None.
+    model: str
+    side: str  # "siri" or "inftythink": which table and hypotheses the row belongs to
+    mode: str  # eval mode: long (one response) or inftythink (iterative segments)
+    benchmark: str  # the held-out test split (an asset)
+    max_tokens: int  # eval budget per call
+
+
+_SIRI = dict(side="siri", mode="long", benchmark="running_sums_test", max_tokens=128)
+_LONG = dict(side="inftythink", benchmark="long_sums_test")
+ARMS: tuple[Arm, ...] = (
+    Arm("warm start", None, "final", "toy_warmstart_model", **_SIRI),
+    Arm("constant cap", "toy_constant", "final", "toy_warmstart_model", **_SIRI),
+    Arm("SIRI-low", "toy_siri_cosine", "last_trough", "toy_warmstart_model", **_SIRI),
+    Arm("SIRI-high", "toy_siri_cosine", "final", "toy_warmstart_model", **_SIRI),
+    Arm("stair", "toy_siri_stair", "final", "toy_warmstart_model", **_SIRI),
+    Arm("DeepScaleR-style", "toy_deepscaler", "final", "toy_warmstart_model", **_SIRI),
+    Arm("ThinkPrune-style", "toy_thinkprune", "final", "toy_warmstart_model", **_SIRI),
+    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_warmstart_model", mode="long", max_tokens=64, **_LONG),
+    Arm("cold start only", None, "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
+    Arm("InftyThink+ T", "toy_inftythink_task", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
+    Arm("InftyThink+ T+E", "toy_inftythink_eff", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
+    Arm("SIRI x InftyThink", "toy_siri_inftythink", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
+)
+ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
+
+# Seeds: the reported ones, and the ones settings were chosen on (never the same).
+REPORTED_SEEDS = (0, 1, 2)
+TUNING_SEEDS = (100, 101)
+
+
+# ------------------------------------------------------------------------------------------
+# 1. Training: one Hydra multirun
+# ------------------------------------------------------------------------------------------
+
+
+def job_dir(out: Path, recipe: str, seed: int) -> Path:
+    return out / "sweep" / f"{recipe}_seed{seed}"
+
+
+def final_checkpoint(job: Path) -> Path | None:
+    """The HF directory of the job's last saved step, or None if the job never finished."""
+    steps = sorted(job.glob("checkpoints/global_step_*/actor/huggingface"), key=lambda p: int(p.parts[-3].split("_")[-1]))
+    return steps[-1] if steps and (job / "summary.json").exists() else None
+
+
+def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, extra: list[str]) -> float:
+    """Run the jobs not finished yet; returns wall seconds. One multirun per seed with work left."""
+    started = time.time()
+    for seed in seeds:
+        todo = [r for r in recipes if final_checkpoint(job_dir(out, r, seed)) is None]
+        if not todo:
+            continue
+        command = [
+            sys.executable, "-m", "siri_verl", "-m",
+            f"recipe={','.join(todo)}", f"siri_verl.seed={seed}",
+            f"hydra.sweep.dir={out / 'sweep'}",
+            "hydra.sweep.subdir=${hydra:runtime.choices.recipe}_seed${siri_verl.seed}",
+            "siri_verl.summary=false",
+            *([f"trainer.total_training_steps={steps}"] if steps else []),
+            *extra,
+        ]  # fmt: skip
+        print("toy_study: " + " ".join(command), flush=True)
+        result = subprocess.run(command, cwd=out)
+        if result.returncode != 0:
+            raise SystemExit(f"toy_study: training failed (exit {result.returncode}); rerun to resume")
+    return time.time() - started
+
+
+# ------------------------------------------------------------------------------------------
+# 2. Evaluation
+# ------------------------------------------------------------------------------------------
+
+
+def checkpoint_of(arm: Arm, job: Path) -> tuple[Path, int]:
+    """(HF directory, step) of the checkpoint that stands for ``arm`` in ``job``."""
+    final = final_checkpoint(job)
+    if final is None:
+        raise FileNotFoundError(f"{job}: no finished run (no final checkpoint and summary.json)")
+    if arm.checkpoint == "final":
+        return final, int(final.parts[-3].split("_")[-1])
+    from omegaconf import OmegaConf
+
+    from siri_verl.siri.schedule import build_schedule
+
+    cfg = OmegaConf.load(job / ".hydra" / "config.yaml")
+    schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=False))
+    troughs = schedule.phase_ends(int(cfg.trainer.total_training_steps)).troughs
+    if not troughs:
+        raise ValueError(f"{job}: {arm.name} needs a trough, but the run's schedule has none in its steps")
+    kept = job / "checkpoints" / "siri_phase_ends" / f"global_step_{troughs[-1]}" / "actor" / "huggingface"
+    if not kept.exists():
+        raise FileNotFoundError(f"{kept}: the kept phase-end checkpoint of step {troughs[-1]} is missing")
+    return kept, troughs[-1]
+
+
+def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict) -> dict:
+    """One eval of ``model`` on the arm's benchmark under the study's protocol (resumable)."""
+    from hydra import compose, initialize_config_dir
+
+    from siri_verl import assets
+    from siri_verl.config import eval_conf_dir
+    from siri_verl.eval.run import run_eval
+
+    assets.register_resolver()
+    overrides = [
+        "eval_protocol=toy", f"model={model}", f"benchmarks=[{arm.benchmark}]", "backend=cpu", f"mode={arm.mode}",
+        f"seed={seed}", f"n={n}", f"max_tokens={arm.max_tokens}", f"out_dir={out_dir}",
+        f"inftythink.segment_cap={ETA}", "inftythink.max_segments=6",
+        f"limit={limit if limit else 'null'}", f"mlflow.run_name='{arm.name} seed {seed}'",
+        *[f"mlflow.{key}={value}" for key, value in tags.items()],
+    ]  # fmt: skip
+    with initialize_config_dir(config_dir=eval_conf_dir(), version_base=None):
+        cfg = compose("eval", overrides=overrides)
+    report = run_eval(cfg)
+    return report["benchmarks"][arm.benchmark]
+
+
+# ------------------------------------------------------------------------------------------
+# 3. Aggregation and the report
+# ------------------------------------------------------------------------------------------
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval over seeds (0 for a single value)."""
+    import statistics
+
+    from scipy import stats
+
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return mean, half
+
+
+def difference_interval(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high): Welch's 95% interval of the difference of two seed means."""
+    import statistics
+
+    from scipy import stats
+
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    if len(a) < 2 or len(b) < 2:
+        return diff, float("nan"), float("nan")
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
+    return diff, diff - half, diff + half
+
+
+def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
+    """(hypothesis, criterion, measured, verdict) for H1-H5, from the per-seed results."""
+
+    def col(arm: str, key: str) -> list[float]:
+        return [r[key] for r in rows.get(arm, [])]
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a (arm not run)" if ok is None else ("**passed**" if ok else "**failed**")
+
+    out = []
+    if col("constant cap", "acc") and col("warm start", "acc"):
+        d, lo, hi = difference_interval(col("constant cap", "acc"), col("warm start", "acc"))
+        out.append(("H1: GRPO raises sampled accuracy over the warm start",
+                    "constant-cap accuracy minus warm-start accuracy: 95% interval above 0",
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(lo > 0)))
+    if col("SIRI-low", "acc") and col("constant cap", "acc"):
+        ratio = sum(col("SIRI-low", "tokens")) / max(sum(col("constant cap", "tokens")), 1e-9)
+        d, lo, hi = difference_interval(col("SIRI-low", "acc"), col("constant cap", "acc"))
+        out.append(("H2: SIRI-low uses >= 30% fewer tokens than constant cap at equal or better accuracy",
+                    "tokens ratio <= 0.70 and the accuracy difference's 95% interval reaches 0 or above",
+                    f"tokens x{ratio:.2f}; accuracy {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                    verdict(ratio <= 0.70 and hi >= 0)))
+    if col("SIRI-high", "acc") and col("constant cap", "acc"):
+        d, lo, hi = difference_interval(col("SIRI-high", "acc"), col("constant cap", "acc"))
+        out.append(("H3: SIRI-high accuracy is at least the constant cap's",
+                    "accuracy difference's 95% interval reaches 0 or above",
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(hi >= 0)))
+    if col("InftyThink+ T", "acc") and col("long-CoT RL", "acc"):
+        d, lo, hi = difference_interval(col("InftyThink+ T", "acc"), col("long-CoT RL", "acc"))
+        peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
+        out.append(("H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
+                    f"accuracy above long-CoT RL (95% interval above 0) with every call's context <= the "
+                    f"prompt budget (64) + eta ({ETA})",
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens",
+                    verdict(lo > 0 and peak <= 64 + ETA)))
+    if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
+        ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
+        d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
+        out.append(("H5: T+E uses fewer segments than T at similar accuracy",
+                    "segment difference's 95% interval below 0 and accuracy within 5 points",
+                    f"segments {ds:+.2f} [{slo:+.2f}, {shi:+.2f}]; accuracy {100 * d:+.1f} points",
+                    verdict(shi < 0 and abs(d) <= 0.05)))
+    return out
+
+
+def _cell(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    if not values:
+        return "-"
+    mean, half = interval(values)
+    return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
+
+
+def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
+    from siri_verl.eval.metrics import delta_cr_acc
+
+    base = rows.get("warm start", [])
+    base_acc = sum(r["acc"] for r in base) / len(base) if base else None
+    base_tokens = sum(r["tokens"] for r in base) / len(base) if base else None
+    lines = [
+        "# Toy study: SIRI and InftyThink+ at toy scale, on CPU",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+        f"Hardware: {meta['hardware']}. Model: {meta['model']}. Seeds: {meta['seeds']} (reported); "
+        f"settings were chosen on tuning seeds {list(TUNING_SEEDS)}. Training steps per run: {meta['steps']}. "
+        f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
+        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time: training {meta['train_s']:.0f} s, "
+        f"evaluation {meta['eval_s']:.0f} s.",
+        "",
+        "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
+        "warm start (SIRI-side rows). Peak context is the longest single call (prompt + generated tokens).",
+        "",
+        "| side | arm | recipe | checkpoint | accuracy (%) | mean tokens | ΔCRAcc vs warm start | peak context (max) | "
+        "segments | train wall (s) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm in ARMS:
+        results = rows.get(arm.name, [])
+        if not results:
+            continue
+        acc = [r["acc"] for r in results]
+        tokens = [r["tokens"] for r in results]
+        dcr = "-"
+        if arm.side == "siri" and base_acc and base_tokens:
+            value = delta_cr_acc({"toy": sum(acc) / len(acc)}, {"toy": sum(tokens) / len(tokens)},
+                                 {"toy": base_acc}, {"toy": base_tokens}).value
+            dcr = f"{value:.3f}"
+        peak = max((r.get("max_peak_context") or 0) for r in results)
+        segments = _cell([r["segments"] for r in results if r.get("segments") is not None], digits=2)
+        wall = _cell([r["train_s"] for r in results if r.get("train_s") is not None], digits=0)
+        step = results[0].get("step")
+        lines.append(
+            f"| {arm.side} | {arm.name} | {arm.recipe or '(none)'} | {arm.checkpoint if arm.recipe else 'start'}"
+            f"{f' (step {step})' if step else ''} | {_cell(acc, 100)} | {_cell(tokens)} | {dcr} | {peak:.0f} | "
+            f"{segments} | {wall} |"
+        )
+    lines += ["", "## Hypotheses", "", "| hypothesis | criterion | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {h} | {c} | {m} | {v} |" for h, c, m, v in hypotheses(rows)]
+    lines += ["", "Plots: `toy_study_pareto.png` (all arms) and `toy_study_schedule.png` (SIRI's L(t) against "
+              "mean response length over training), also on the study's MLflow run.", ""]
+    return "\n".join(lines)
+
+
+def plot_pareto(rows: dict[str, list[dict]], path: Path) -> Path:
+    import pandas as pd
+
+    from siri_verl.tracking.pareto import plot_frontier
+
+    points = pd.DataFrame(
+        [
+            {"run_name": name, "acc": sum(r["acc"] for r in rs) / len(rs),
+             "mean_tokens": sum(r["tokens"] for r in rs) / len(rs), "source": "eval"}
+            for name, rs in rows.items() if rs and ARMS_BY_NAME[name].side == "siri"
+        ]
+    )  # fmt: skip
+    return plot_frontier(points, path, "toy study (running sums, SIRI side): accuracy vs tokens")
+
+
+def schedule_curves(tracking_uri: str, run_ids: list[str]) -> dict[str, list[tuple[int, float]]]:
+    """Per step, the mean over runs of L(t) and of the mean response length."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for key in ("siri/max_response_length", "siri/response_length/mean"):
+        by_step: dict[int, list[float]] = {}
+        for run_id in run_ids:
+            for metric in client.get_metric_history(run_id, key):
+                by_step.setdefault(metric.step, []).append(metric.value)
+        curves[key] = [(step, sum(v) / len(v)) for step, v in sorted(by_step.items())]
+    return curves
+
+
+def plot_schedule(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("siri/max_response_length", "cap L(t)"), ("siri/response_length/mean", "mean response length")):
+        if curves.get(key):
+            steps, values = zip(*curves[key])
+            ax.plot(steps, values, label=label, drawstyle="steps-post" if "max" in key else "default")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("tokens")
+    ax.set_title("SIRI cosine (toy): the cap and the response length (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# The command
+# ------------------------------------------------------------------------------------------
+
+
+def _job_summary(job: Path) -> dict:
+    path = job / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
+    import mlflow
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    tracking_uri = args.mlflow or f"sqlite:///{out / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    arms = [ARMS_BY_NAME[name] for name in args.arms] if args.arms else list(ARMS)
+    recipes = sorted({arm.recipe for arm in arms if arm.recipe})
+
+    from siri_verl.tracking.runs import PARENT_RUN_ENV
+
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("toy_study")
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment("toy_study")
+    study_run = client.create_run(experiment_id, run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"})
+    os.environ[PARENT_RUN_ENV] = study_run.info.run_id
+
+    extra = [f"trainer.project_name=toy_study", *args.override]
+    train_s = train(out, recipes, args.seeds, args.steps, extra)
+
+    rows: dict[str, list[dict]] = {}
+    eval_started = time.time()
+    for arm in arms:
+        for seed in args.seeds:
+            if arm.recipe:
+                job = job_dir(out, arm.recipe, seed)
+                model, step = checkpoint_of(arm, job)
+                summary = _job_summary(job)
+                tags = {"train_run_id": summary.get("run_id"), "checkpoint_step": step}
+            else:
+                model, step, summary, tags = arm.model, None, {}, {}
+            tags = {k: v for k, v in tags.items() if v is not None}
+            result = evaluate(arm, str(model), seed, out / "eval" / arm.name.replace(" ", "_") / f"seed{seed}",
+                              args.limit, args.n, tags)
+            rows.setdefault(arm.name, []).append(
+                {
+                    "seed": seed, "step": step, "acc": result[f"avg@{args.n}"], "tokens": result["mean_tokens"],
+                    "segments": result.get("mean_segments"), "max_peak_context": result.get("max_peak_context"),
+                    "train_s": summary.get("seconds"), "train_run_id": summary.get("run_id"),
+                }
+            )  # fmt: skip
+    eval_s = time.time() - eval_started
+    (out / "rows.json").write_text(json.dumps(rows, indent=2))
+
+    cosine_runs = [_job_summary(job_dir(out, "toy_siri_cosine", s)).get("run_id") for s in args.seeds]
+    meta = {
+        "command": "python -m siri_verl.bench toy_study " + " ".join(args.argv),
+        "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/models/toy_reasoner.py)",
+        "seeds": list(args.seeds), "steps": args.steps or "each recipe's (40)", "n": args.n, "limit": args.limit,
+        "train_s": train_s, "eval_s": eval_s,
+    }  # fmt: skip
+    report = report_markdown(rows, meta)
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "toy_study.md").write_text(report)
+    pareto = plot_pareto(rows, results_dir / "toy_study_pareto.png")
+    artifacts = [results_dir / "toy_study.md", pareto]
+    if all(cosine_runs):
+        artifacts.append(plot_schedule(schedule_curves(tracking_uri, cosine_runs), results_dir / "toy_study_schedule.png"))
+    for path in artifacts:
+        client.log_artifact(study_run.info.run_id, str(path))
+    client.set_terminated(study_run.info.run_id, status="FINISHED")
+    print(report)
+    return rows
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.bench toy_study",
+        description="Both papers' experiments at toy scale on CPU: train every arm for every seed (one Hydra "
+        "multirun), evaluate under one protocol, write results/toy_study.md with intervals and verdicts.",
+        epilog="example: python -m siri_verl.bench toy_study --out toy_study_run   "
+        "(smoke: --steps 2 --seeds 0 --limit 8 --arms 'warm start' 'constant cap')",
+    )
+    parser.add_argument("--out", default="toy_study_run", help="work directory: sweep jobs, evals, mlflow.db")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(REPORTED_SEEDS))
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS_BY_NAME), default=None, help="default: all")
+    parser.add_argument("--steps", type=int, default=None, help="override every recipe's training steps")
+    parser.add_argument("--n", type=int, default=4, help="eval samples per problem")
+    parser.add_argument("--limit", type=int, default=100, help="test problems per benchmark")
+    parser.add_argument("--mlflow", default=None, help="tracking URI (default: sqlite in --out)")
+    parser.add_argument("--results-dir", default="results", help="where toy_study.md and the plots go")
+    parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
+    parser.add_argument("--override", action="append", default=[], help="extra key=value for every training job")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return args
+
+
+def main(argv: list[str]) -> int:
+    run_study(parse_args(argv))
+    return 0
