@@ -33,6 +33,7 @@ from verl.experimental.agent_loop.agent_loop import (
 )
 from verl.utils.profiler import simple_timer
 
+from siri_verl.chat_protocol import route_by_chat_protocol
 from siri_verl.inftythink.protocol import GenerationResult, IterativeState, join_prompt
 
 AGENT_NAME = "inftythink"
@@ -100,7 +101,8 @@ class InftyThinkAgentLoop(AgentLoopBase):
     """Runs the segments of one trajectory; see the module docstring."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+        # R1-Distill-Qwen is qwen2 by architecture but speaks DeepSeek-R1's chat protocol.
+        super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.settings = InftyThinkSettings.from_config(self.config)
         self.response_length = self.rollout_config.response_length
         eos = self.tokenizer.eos_token_id

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
+from siri_verl.chat_protocol import route_by_chat_protocol
 from siri_verl.siri.schedule import Schedule, build_schedule
 
 AGENT_NAME = "siri_length"
@@ -47,7 +48,8 @@ class SiriLengthAgentLoop(SingleTurnAgentLoop):
     """verl's single-turn loop with a per-step ``max_tokens``; see the module docstring."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+        # R1-Distill-Qwen is qwen2 by architecture but speaks DeepSeek-R1's chat protocol.
+        super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.schedule = schedule_of(self.config)
         self.uncapped_splits = set(OmegaConf.select(self.config, "siri_verl.uncapped_splits") or DEFAULT_UNCAPPED_SPLITS)
         eos = self.tokenizer.eos_token_id
