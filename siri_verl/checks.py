@@ -9,6 +9,9 @@ so an impossible config fails in seconds, not after Ray and the model have start
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from typing import Callable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
@@ -34,12 +37,30 @@ def run_checks(cfg: DictConfig, choices: Mapping[str, str]) -> None:
 
 @config_check
 def gpu_backend_needs_gpus(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    """backend=gpu needs ``trainer.nnodes x trainer.n_gpus_per_node`` GPUs and vLLM where they are.
+
+    Without a cluster address that is this machine (CUDA and vllm here). With one
+    (``ray_kwargs.ray_init.address`` or ``RAY_ADDRESS``, see :func:`ray_cluster_address`) it is
+    the Ray cluster: a CPU-only head node launching a multi-node job is normal, so the GPUs are
+    counted in the cluster's resources and vLLM is left to the workers.
+    """
     if choices.get("backend") != "gpu":
+        return
+    recipe = choices.get("recipe", "?")
+    gpus = OmegaConf.select(cfg, "trainer.n_gpus_per_node") * OmegaConf.select(cfg, "trainer.nnodes")
+    cluster = ray_cluster_address(cfg)
+    if cluster is not None:
+        key, address = cluster
+        available = cluster_gpus(key, address)
+        if available < gpus:
+            raise ConfigError(
+                f"recipe={recipe} needs {gpus} GPU(s) (trainer.nnodes x trainer.n_gpus_per_node) but the Ray "
+                f"cluster at {key}={address} has {available:g}; add GPU nodes (ray start --address=...) "
+                "or lower trainer.nnodes / trainer.n_gpus_per_node"
+            )
         return
     import torch
 
-    recipe = choices.get("recipe", "?")
-    gpus = OmegaConf.select(cfg, "trainer.n_gpus_per_node") * OmegaConf.select(cfg, "trainer.nnodes")
     missing = []
     if not torch.cuda.is_available():
         missing.append(f"{gpus} CUDA GPU(s) (trainer.nnodes x trainer.n_gpus_per_node); this machine has none")
@@ -48,8 +69,58 @@ def gpu_backend_needs_gpus(cfg: DictConfig, choices: Mapping[str, str]) -> None:
     if missing:
         raise ConfigError(
             f"recipe={recipe} runs on backend=gpu and needs " + " and ".join(missing) + ".\n"
-            "To try the whole pipeline on this machine instead: python -m siri_verl recipe=tiny"
+            "To try the whole pipeline on this machine instead: python -m siri_verl recipe=tiny\n"
+            "To run on a Ray cluster: set RAY_ADDRESS or +ray_kwargs.ray_init.address=HOST:PORT"
         )
+
+
+ADDRESS_KEY = "ray_kwargs.ray_init.address"
+# ray.init's own spellings of "start a new local cluster" (address None or "local").
+_LOCAL_ADDRESSES = (None, "", "local")
+
+
+def ray_cluster_address(cfg: DictConfig) -> tuple[str, str] | None:
+    """``(setting, address)`` of the Ray cluster verl's ``ray.init`` will join, or None for a local one.
+
+    Mirrors ``ray.init``: ``RAY_ADDRESS`` wins when the configured address is unset or "auto".
+    """
+    configured = OmegaConf.select(cfg, ADDRESS_KEY, default=None)
+    from_env = os.environ.get("RAY_ADDRESS", "").strip()
+    if from_env and configured in (None, "", "auto"):
+        return "RAY_ADDRESS", from_env
+    if configured in _LOCAL_ADDRESSES:
+        return None
+    return ADDRESS_KEY, str(configured)
+
+
+CLUSTER_QUERY_TIMEOUT_S = 60
+# ray.init retries an unreachable address for minutes, so the query runs in a child process
+# under a deadline, and the child's driver never outlives the check.
+_CLUSTER_QUERY = (
+    "import json, sys, ray\n"
+    "ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')\n"
+    "print('SIRI_VERL_GPUS=' + json.dumps(ray.cluster_resources().get('GPU', 0)))\n"
+    "ray.shutdown()\n"
+)
+
+
+def cluster_gpus(key: str, address: str, timeout_s: float = CLUSTER_QUERY_TIMEOUT_S) -> float:
+    """The GPUs in the resources of the Ray cluster at ``address`` (named by setting ``key``)."""
+    unreachable = (
+        f"cannot reach the Ray cluster at {key}={address} "
+        f"(start it with `ray start --head`, or fix or unset {key}): "
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _CLUSTER_QUERY, address], capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(unreachable + f"no answer within {timeout_s:g} s") from None
+    found = [line for line in result.stdout.splitlines() if line.startswith("SIRI_VERL_GPUS=")]
+    if result.returncode != 0 or not found:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(unreachable + last)
+    return float(found[-1].split("=", 1)[1])
 
 
 @config_check
