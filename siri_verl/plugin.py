@@ -9,6 +9,7 @@ What it registers, each in verl's own registry:
 - the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
 - the ``siri_length`` agent loop (siri/agent_loop.py) and SIRI's metrics (siri/tracking.py);
 - the ``inftythink`` agent loop (inftythink/agent_loop.py) and its metrics (inftythink/tracking.py);
+- the ``siri_verl`` reward manager (reward/manager.py), which Ray's reward workers look up by name;
 - the ``siri_verl`` trainer mode (trainer.py).
 """
 
@@ -22,6 +23,7 @@ def register_all() -> None:
 
     import siri_verl.inftythink.agent_loop  # noqa: F401  (@register("inftythink"))
     import siri_verl.inftythink.tracking  # noqa: F401  (InftyThink metrics)
+    import siri_verl.reward.manager  # noqa: F401  (reward manager @register("siri_verl"))
     import siri_verl.siri.agent_loop  # noqa: F401  (@register("siri_length"))
     import siri_verl.siri.tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
     import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))

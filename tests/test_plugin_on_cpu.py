@@ -22,6 +22,7 @@ def registered_facts():
 
     import verl  # noqa: F401  (loads the verl.plugins entry points)
     from verl.experimental.agent_loop import agent_loop
+    from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER
     from verl.plugin.platform import PlatformRegistry
     from verl.trainer.ppo.v1 import trainer_base
     from verl.workers.engine.base import EngineRegistry
@@ -43,6 +44,7 @@ def registered_facts():
         "lm_fsdp_devices": sorted(engines.get("language_model", {}).get("fsdp", {})),
         "value_fsdp2_devices": sorted(engines.get("value_model", {}).get("fsdp2", {})),
         "agent_loops": sorted(agent_loop._agent_loop_registry),
+        "reward_managers": sorted(REWARD_MANAGER),
         "trainers": sorted(trainer_base.TRAINER_REGISTRY),
         "plugin_loaded": "siri_verl.plugin" in sys.modules,
     }
@@ -133,6 +135,7 @@ def _assert_everything_registered(facts: dict) -> None:
     assert "cpu" in facts["lm_fsdp_devices"]
     assert "cpu" in facts["value_fsdp2_devices"]
     assert {"siri_length", "inftythink"} <= set(facts["agent_loops"])
+    assert "siri_verl" in facts["reward_managers"]
     assert "siri_verl" in facts["trainers"]
 
 
@@ -146,7 +149,7 @@ def test_import_verl_in_a_ray_worker_registers_everything(runs):
 
 def test_without_verl_platform_only_the_platform_is_registered(runs):
     """Documented design: hf rollout and CPU engines only in processes on the CPU platform;
-    the platform itself, agent loops and the trainer mode everywhere."""
+    the platform itself, agent loops, the reward manager and the trainer mode everywhere."""
     facts = runs["unset"]
     assert facts["verl_platform"] is None
     assert facts["plugin_loaded"]
@@ -156,4 +159,5 @@ def test_without_verl_platform_only_the_platform_is_registered(runs):
     assert "cpu" not in facts["lm_fsdp2_devices"]
     assert "cpu" not in facts["value_fsdp2_devices"]
     assert {"siri_length", "inftythink"} <= set(facts["agent_loops"])
+    assert "siri_verl" in facts["reward_managers"]
     assert "siri_verl" in facts["trainers"]
