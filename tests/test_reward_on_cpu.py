@@ -94,3 +94,28 @@ def test_score_batch_matches_compute_score():
     assert score_batch(rows, num_workers=2) == expected
     assert compute_score_batch(*zip(*rows)) == expected
     assert [r["reason"] for r in expected] == ["correct", "correct", "wrong", "correct", "no_answer"]
+
+
+def trajectory_fields(stop_reason: str) -> dict:
+    """The final row's extra_fields of a 3-segment InftyThink+ trajectory (φ = 3, reward T)."""
+    return {
+        "inftythink_num_segments": 3,
+        "inftythink_max_segments": 3,
+        "inftythink_reward_variant": "task",
+        "inftythink_stop_reason": stop_reason,
+        "response_tokens": 60,
+    }
+
+
+@pytest.mark.parametrize("stop_reason", ["max_segments", "invalid_format"])
+def test_inftythink_acc_is_the_trajectory_outcome_not_the_checkers_verdict(stop_reason):
+    """val-core reports ``acc``: an unconcluded trajectory is not solved, whatever its last box says."""
+    from siri_verl.inftythink.reward import compute_score as trajectory_score
+
+    final_segment = "12\n</think><summary>\nat 12, so the answer is \\boxed{12}\n</summary>"
+    out = trajectory_score("toy_addition", final_segment, "12", trajectory_fields(stop_reason))
+    assert out["answer_acc"] is True and out["pred"] == "12"
+    assert (out["acc"], out["score"], out["task_score"]) == (False, 0.0, 0.0)
+
+    concluded = trajectory_score("toy_addition", "12\n</think>\n\n\\boxed{12}", "12", trajectory_fields("conclusion"))
+    assert (concluded["acc"], concluded["answer_acc"], concluded["score"]) == (True, True, 1.0)

@@ -6,6 +6,10 @@ final segment's conclusion; a trajectory that stopped for any other reason (inva
 φ reached, η hit without a summary) has no conclusion and scores 0. The variant then shapes
 it: ``task`` (T) keeps it, ``task_eff`` (T+E) multiplies by ``1 - ((n-1)/φ)^2``.
 
+``acc`` (what verl's ``val-core`` reports) is the trajectory's task outcome: correct AND
+concluded. A trajectory stopped by φ or an invalid segment may still end in a ``\boxed{}``
+the checker accepts; that verdict is kept as ``answer_acc`` and does not count as solved.
+
 Rows that are not InftyThink trajectories (long-CoT validation, say) are scored as usual.
 """
 
@@ -24,6 +28,8 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     concluded = extra_info.get("inftythink_stop_reason") == "conclusion"
     task = float(result["score"]) if concluded else 0.0
     result["task_score"] = task
+    result["answer_acc"] = bool(result["acc"])
+    result["acc"] = bool(result["acc"]) and concluded
     result["num_segments"] = int(num_segments)
     # Tokens of the whole trajectory: validation logs them per benchmark beside accuracy.
     result["response_tokens"] = float(extra_info.get("response_tokens", 0))
