@@ -32,3 +32,19 @@ def tiny_model_path() -> Path:
     from siri_verl.models.tiny import ensure_tiny_model
 
     return ensure_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def r1_tokenizer_path() -> Path:
+    """A tokenizer directory with DeepSeek-R1-Distill-Qwen's contract (siri_verl/models/r1_distill.py)."""
+    from siri_verl.models.r1_distill import ensure_r1_distill_tokenizer
+
+    return ensure_r1_distill_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def r1_tokenizer(r1_tokenizer_path):
+    """DeepSeek-R1-Distill-Qwen's tokenizer as verl loads it (AutoTokenizer on the directory)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(r1_tokenizer_path)
