@@ -43,7 +43,14 @@ from omegaconf import OmegaConf
 
 from siri_verl.checks import ConfigError
 
-__all__ = ["BUILDER_MODEL_TYPE", "CHAT_PROTOCOLS", "SETTING", "chat_protocol", "route_by_chat_protocol", "speaks_deepseek_r1"]
+__all__ = [
+    "BUILDER_MODEL_TYPE",
+    "CHAT_PROTOCOLS",
+    "SETTING",
+    "chat_protocol",
+    "route_by_chat_protocol",
+    "speaks_deepseek_r1",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +75,9 @@ def _has_token(tokenizer, token: str) -> bool:
 
 def speaks_deepseek_r1(tokenizer) -> bool:
     """R1's chat markers present and ChatML's absent (R1-Distill-Qwen, R1-Distill-Llama)."""
-    return _has_token(tokenizer, R1_ASSISTANT) and _has_token(tokenizer, R1_EOS) and not _has_token(tokenizer, CHATML_END)
+    return (
+        _has_token(tokenizer, R1_ASSISTANT) and _has_token(tokenizer, R1_EOS) and not _has_token(tokenizer, CHATML_END)
+    )
 
 
 def chat_protocol(tokenizer, hf_model_type: str | None, setting: str = "auto") -> str | None:

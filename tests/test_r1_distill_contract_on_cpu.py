@@ -26,12 +26,12 @@ from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token
 from verl.workers.rollout.replica import TokenOutput
 
 from siri_verl import chat_protocol
+from siri_verl.assets import resolve_asset
 from siri_verl.checks import ConfigError
 from siri_verl.inftythink import coldstart
 from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.protocol import render_conclusion_segment, render_summary_segment
 from siri_verl.inftythink.sft_dataset import InftyThinkSFTDataset
-from siri_verl.models import r1_distill
 from siri_verl.reward import compute_score
 from siri_verl.siri.agent_loop import SiriLengthAgentLoop
 
@@ -45,7 +45,7 @@ QUESTION = "What is 1+2+3?"
 # ---------------------------------------------------------------------------------------------
 
 
-def test_added_tokens_sit_at_r1_distill_qwens_ids_and_there_is_no_unk_or_chatml(r1_tokenizer):
+def test_added_tokens_sit_at_r1_distill_qwens_ids_and_there_is_no_unk_or_chatml(r1_tokenizer, r1_tokenizer_path):
     tok = r1_tokenizer
     expected = {
         "<｜end▁of▁sentence｜>": EOS, "<｜User｜>": USER, "<｜Assistant｜>": ASSISTANT, "<｜begin▁of▁sentence｜>": BOS,
@@ -59,7 +59,7 @@ def test_added_tokens_sit_at_r1_distill_qwens_ids_and_there_is_no_unk_or_chatml(
         assert tok.convert_tokens_to_ids(qwen_only) is None, qwen_only
     # Qwen's BPE with BOS prepended (add_bos_token); DeepSeek-R1 issue #151 prints these ids.
     assert tok("hello")["input_ids"] == [BOS, 14990]
-    assert r1_distill.ensure_r1_distill_tokenizer() == r1_distill.ensure_r1_distill_tokenizer()  # cached
+    assert resolve_asset("r1_distill_tokenizer") == str(r1_tokenizer_path)  # ${siri_verl_asset:...}, cached
 
 
 def test_think_tags_survive_decoding_without_special_tokens(r1_tokenizer):
@@ -81,8 +81,8 @@ def test_chat_template_strips_assistant_history_and_opens_the_think_block(r1_tok
         "<｜begin▁of▁sentence｜>Be brief.<｜User｜>q1<｜Assistant｜>\n\nanswer one<｜end▁of▁sentence｜>"
         "<｜User｜>q2<｜Assistant｜><think>\n"
     )
-    ids = r1_tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], add_generation_prompt=True)
-    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    messages = [{"role": "user", "content": "hello"}]
+    ids = r1_tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
     assert list(ids) == [BOS, USER, 14990, ASSISTANT, THINK_OPEN, 198]  # one BOS: the template's
 
 
@@ -210,7 +210,10 @@ def test_inftythink_prompts_are_r1s_layout(r1_tokenizer, trajectory):
     assert len(outputs) == 2 and outputs[-1].extra_fields["inftythink_stop_reason"] == "conclusion"
     first, second = (r1_tokenizer.decode(prompt) for prompt in server.prompts)
     assert first == f"<｜begin▁of▁sentence｜><｜User｜>{QUESTION}<｜Assistant｜><think>\n"
-    assert second == f"<｜begin▁of▁sentence｜><｜User｜>{QUESTION}<｜Assistant｜><history>\n{SUMMARY}\n</history>\n<think>\n"
+    assert (
+        second
+        == f"<｜begin▁of▁sentence｜><｜User｜>{QUESTION}<｜Assistant｜><history>\n{SUMMARY}\n</history>\n<think>\n"
+    )
     for prompt in server.prompts:
         assert prompt[:2] == [BOS, USER] and prompt.count(THINK_OPEN) == 1  # the opener once, after the history
         assert prompt.count(ASSISTANT) == 1 and prompt[-2:] == [THINK_OPEN, 198]
@@ -221,7 +224,9 @@ def test_cold_start_rows_tokenise_as_the_agent_loop_sees_them(r1_tokenizer, traj
     trace = coldstart.Trace(index=0, question=QUESTION, reasoning="\n\n".join(SEGMENTS), conclusion=CONCLUSION)
     examples = coldstart.build_examples(trace, SEGMENTS, [SUMMARY])
     pd.DataFrame(examples).to_parquet(tmp_path / "train.parquet")
-    config = OmegaConf.create({"max_length": 512, "pad_mode": "right", "truncation": "error", "messages_key": "messages"})
+    config = OmegaConf.create(
+        {"max_length": 512, "pad_mode": "right", "truncation": "error", "messages_key": "messages"}
+    )
     dataset = InftyThinkSFTDataset(str(tmp_path / "train.parquet"), r1_tokenizer, config)
     for i, output in enumerate(outputs):
         item = dataset[i]

@@ -67,10 +67,14 @@ def segment_tokens(
     *prompt_messages, assistant = messages
     roles = [m.get("role") for m in messages]
     if not prompt_messages or assistant.get("role") != "assistant" or "assistant" in roles[:-1]:
-        raise ValueError(f"row {row}: a row with an {PREFIX_COLUMN} must be prompt messages then one assistant turn, got roles {roles}")
+        raise ValueError(
+            f"row {row}: a row with an {PREFIX_COLUMN} must be prompt messages then one assistant turn, got roles {roles}"
+        )
     content = assistant.get("content")
     if not isinstance(content, str) or not content.startswith(assistant_prefix):
-        raise ValueError(f"row {row}: the assistant content does not start with its {PREFIX_COLUMN} {assistant_prefix!r}")
+        raise ValueError(
+            f"row {row}: the assistant content does not start with its {PREFIX_COLUMN} {assistant_prefix!r}"
+        )
     rendered = tokenizer.apply_chat_template(
         prompt_messages, add_generation_prompt=True, tokenize=False, **(chat_template_kwargs or {})
     )

