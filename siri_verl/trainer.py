@@ -6,8 +6,12 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
 - adds the metrics of every registered :func:`metric_collector` to each step's metrics, which
   verl then logs to the console and MLflow (SIRI: cap, phase, truncation against the cap,
   response lengths; InftyThink: segments per trajectory...);
-- calls every registered :func:`step_end_hook` after the step's weight sync (SIRI: keep the
-  checkpoints at the ends of compression and expansion phases);
+- saves a checkpoint at every step a registered :func:`checkpoint_wanted` asks for, with verl's
+  own ``_save_checkpoint`` at the point of the step where verl saves (after training, before the
+  weight sync wakes the rollout replicas), unless verl's ``trainer.save_freq`` already saved it;
+  and calls every registered :func:`checkpoint_saved_hook` once verl has written a checkpoint,
+  from verl's checkpoint callback (``trainer.checkpoint_callback_class``, which still runs
+  first). SIRI: save and keep the checkpoints at the ends of compression and expansion phases;
 - with ``siri_verl.fixed_optimizer_steps``, keeps the number of optimiser steps per training
   step at ``ppo_epochs * train_batch_size / ppo_mini_batch_size`` however many rows the step
   has. verl sizes PPO mini-batches in rows (``ppo_mini_batch_size * rollout.n``), so an agent
@@ -27,8 +31,10 @@ from typing import Callable
 
 import numpy as np
 from omegaconf import open_dict
+from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.utils.debug import marked_timer
 
 TRAINER_MODE = "siri_verl"
 
@@ -43,9 +49,11 @@ class RolloutRow:
 
 
 MetricCollector = Callable[[object, int, list[RolloutRow]], dict]
-StepEndHook = Callable[["SiriVerlTrainer"], None]
+CheckpointWanted = Callable[["SiriVerlTrainer"], bool]
+CheckpointSavedHook = Callable[["SiriVerlTrainer", int, str, bool], None]
 _METRIC_COLLECTORS: list[MetricCollector] = []
-_STEP_END_HOOKS: list[StepEndHook] = []
+_CHECKPOINT_WANTED: list[CheckpointWanted] = []
+_CHECKPOINT_SAVED_HOOKS: list[CheckpointSavedHook] = []
 
 
 def metric_collector(collect: MetricCollector) -> MetricCollector:
@@ -55,11 +63,42 @@ def metric_collector(collect: MetricCollector) -> MetricCollector:
     return collect
 
 
-def step_end_hook(hook: StepEndHook) -> StepEndHook:
-    """Register ``hook(trainer)``, called at the end of each step (after any scheduled save)."""
-    if hook not in _STEP_END_HOOKS:
-        _STEP_END_HOOKS.append(hook)
+def checkpoint_wanted(wanted: CheckpointWanted) -> CheckpointWanted:
+    """Register ``wanted(trainer) -> bool``: must ``trainer.global_steps`` be checkpointed?
+
+    Asked once per step, after verl's own scheduled save; a step verl did not save is then saved
+    by verl's ``_save_checkpoint`` before the weight sync (see :meth:`SiriVerlTrainer.on_step_end`).
+    """
+    if wanted not in _CHECKPOINT_WANTED:
+        _CHECKPOINT_WANTED.append(wanted)
+    return wanted
+
+
+def checkpoint_saved_hook(hook: CheckpointSavedHook) -> CheckpointSavedHook:
+    """Register ``hook(trainer, global_step, checkpoint_dir, async_save)``, called after every save.
+
+    It runs from verl's checkpoint callback, so only after a save that did not raise; with
+    ``async_save`` (Megatron) the files may still be being written when it runs.
+    """
+    if hook not in _CHECKPOINT_SAVED_HOOKS:
+        _CHECKPOINT_SAVED_HOOKS.append(hook)
     return hook
+
+
+class _CheckpointSavedHooks(CheckpointCallback):
+    """verl's checkpoint callback (``trainer.checkpoint_callback_class``), then the registered hooks."""
+
+    def __init__(self, configured: CheckpointCallback):
+        super().__init__(config=configured.config)
+        self.configured = configured
+
+    def on_save(self, trainer, global_step: int, checkpoint_dir: str, async_save: bool = False, **kwargs) -> None:
+        self.configured.on_save(
+            trainer=trainer, global_step=global_step, checkpoint_dir=checkpoint_dir, async_save=async_save, **kwargs
+        )
+        trainer.last_saved_step = global_step
+        for hook in _CHECKPOINT_SAVED_HOOKS:
+            hook(trainer, global_step, checkpoint_dir, async_save)
 
 
 def _rows_of(batch) -> list[RolloutRow]:
@@ -81,7 +120,12 @@ def _rows_of(batch) -> list[RolloutRow]:
 
 @register_trainer(TRAINER_MODE)
 class SiriVerlTrainer(PPOTrainerSync):
-    """``PPOTrainerSync`` with registered metric collectors and step-end hooks (module docstring)."""
+    """``PPOTrainerSync`` with registered metric collectors and checkpoint hooks (module docstring)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.checkpoint_callback = _CheckpointSavedHooks(self.checkpoint_callback)
+        self.last_saved_step: int | None = None
 
     # verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, checkpoints); this
     # mode *is* the sync trainer, so it answers "sync" whatever name selected it.
@@ -108,9 +152,13 @@ class SiriVerlTrainer(PPOTrainerSync):
                 metrics.update(collect(self.config, global_steps, rows))
 
     def on_step_end(self):
+        # verl's fit() runs: step (rollout, then training, replicas asleep), its scheduled save,
+        # then on_step_end, whose weight sync wakes the rollout replicas and hands vLLM its memory.
+        # A wanted save therefore goes first, in the same state as verl's own save.
+        if self.last_saved_step != self.global_steps and any(wanted(self) for wanted in _CHECKPOINT_WANTED):
+            with marked_timer("save_checkpoint", self.timing_raw, color="green"):
+                self._save_checkpoint()
         super().on_step_end()
-        for hook in _STEP_END_HOOKS:
-            hook(self)
 
     # -- optimiser steps per training step ------------------------------------------------------
 

@@ -82,7 +82,8 @@ def test_the_cluster_address_is_resolved_as_ray_init_resolves_it(monkeypatch, co
 
 def test_an_unreachable_cluster_is_a_clear_error_naming_the_key():
     # The real query (a child process running ray.init) against an address nothing listens on.
-    with pytest.raises(ConfigError, match=r"cannot reach the Ray cluster at ray_kwargs\.ray_init\.address=127\.0\.0\.1:9"):
+    unreachable = r"cannot reach the Ray cluster at ray_kwargs\.ray_init\.address=127\.0\.0\.1:9"
+    with pytest.raises(ConfigError, match=unreachable):
         checks.cluster_gpus("ray_kwargs.ray_init.address", "127.0.0.1:9", timeout_s=8)
 
 
