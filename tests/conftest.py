@@ -3,6 +3,7 @@ package, and a package of the same name here would shadow or be shadowed by it."
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -48,3 +49,33 @@ def r1_tokenizer(r1_tokenizer_path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(r1_tokenizer_path)
+
+
+class DiskFull:
+    """A FAKE file (wraps the real one): lets ``budget`` bytes through, then writes half of what
+    it is given and raises ``OSError(ENOSPC)``, as a filling disk does."""
+
+    def __init__(self, handle, budget: int):
+        self.handle, self.budget = handle, budget
+
+    def write(self, data) -> int:
+        if len(data) <= self.budget:
+            self.budget -= len(data)
+            return self.handle.write(data)
+        self.handle.write(bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """``disk_full(budget)``: every file ``siri_verl.jsonl`` opens from then on is a
+    :class:`DiskFull` that takes ``budget`` bytes; ``monkeypatch.undo()`` frees the disk."""
+    from siri_verl import jsonl
+
+    def fill(budget: int) -> None:
+        monkeypatch.setattr(jsonl, "open", lambda *a, **k: DiskFull(open(*a, **k), budget), raising=False)
+
+    return fill

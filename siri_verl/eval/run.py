@@ -2,8 +2,11 @@
 
 Per benchmark it reports avg@n (pass@1 averaged over n), pass@k, mean and median generated
 tokens, truncation rate and mean latency. Generations are appended to
-``<out_dir>/generations/<benchmark>.jsonl`` chunk by chunk; a rerun with the same ``out_dir``
-skips every (problem, sample) already there, so an interrupted eval loses no finished work.
+``<out_dir>/generations/<benchmark>.jsonl`` ``chunk`` samples at a time, each chunk fsynced
+(``siri_verl.jsonl.JsonlLog``); a rerun with the same ``out_dir`` skips every (problem, sample)
+already there, so an interrupted eval loses no finished work: a line cut off by a kill is
+dropped and generated again, and a full disk stops the eval naming the file, with every
+chunk written before kept.
 
 The MLflow eval run logs its final figures once, at the end (``eval/<benchmark>/acc`` as a
 fraction and ``eval/<benchmark>/mean_tokens``, the names ``siri_verl.tracking.pareto`` reads),
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +36,8 @@ from siri_verl.eval.metrics import (
     token_stats,
 )
 from siri_verl.generation import GenerationBackend, make_backend
+from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.reward import compute_score
-
-# Samples generated (and appended to the JSONL) per backend call.
-CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -116,48 +118,48 @@ def _inftythink_mode(backend: GenerationBackend, problems: list[Problem], cfg, s
 MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode}
 
 
-def _done_keys(path: Path) -> set[tuple[int, int]]:
-    if not path.exists():
-        return set()
-    done = set()
-    for line in path.read_text().splitlines():
+def generated(path: Path, warn: bool = True) -> dict[tuple[int, int], dict]:
+    """The generation records in ``path`` by (problem, sample); the first of duplicates wins.
+
+    Lines that are not records (cut off by a kill, or glued together by older versions) are
+    reported on stderr with ``warn``, and their samples generated again.
+    """
+    contents = read_log(path)
+    problems = list(contents.problems)
+    records: dict[tuple[int, int], dict] = {}
+    for record in contents.records:
         try:
-            record = json.loads(line)
-            done.add((record["problem"], record["sample"]))
-        except (json.JSONDecodeError, KeyError):
-            continue  # a line cut off by an interruption is generated again
-    return done
+            records.setdefault((record["problem"], record["sample"]), record)
+        except (KeyError, TypeError):
+            problems.append(f"{path}: a line without problem/sample: {str(record)[:200]}")
+    for problem in problems if warn else ():
+        print(f"WARNING {problem}; its sample is generated again", file=sys.stderr)
+    return records
 
 
 def evaluate_benchmark(backend, name: str, cfg, settings, out_dir: Path) -> dict:
     problems = load_problems(benchmark_file(name, cfg.data_dir), cfg.limit)
     path = out_dir / "generations" / f"{name}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    done = _done_keys(path)
+    done = generated(path)
     todo = [(p, s) for p in problems for s in range(cfg.n) if (p.index, s) not in done]
     generate = MODES[cfg.mode]
-    with path.open("a") as sink, tqdm(total=len(problems) * cfg.n, initial=len(problems) * cfg.n - len(todo), desc=name) as bar:
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start : start + CHUNK]
+    with JsonlLog(path) as log, tqdm(total=len(problems) * cfg.n, initial=len(problems) * cfg.n - len(todo), desc=name) as bar:
+        for start in range(0, len(todo), cfg.chunk):
+            chunk = todo[start : start + cfg.chunk]
             records = generate(backend, [p for p, _ in chunk], cfg, settings)
             for (problem, sample), record in zip(chunk, records):
                 scored = compute_score(problem.data_source, record["text"], problem.ground_truth, {"truncated": record["truncated"]})
                 record.update(problem=problem.index, sample=sample, correct=bool(scored["acc"]), pred=scored["pred"], reason=scored["reason"])
-                sink.write(json.dumps(record) + "\n")
-            sink.flush()
+            log.append(records)
             bar.update(len(chunk))
     return summarise(path, len(problems), cfg)
 
 
 def summarise(path: Path, num_problems: int, cfg) -> dict:
     by_problem: dict[int, list[dict]] = {}
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record["problem"] < num_problems and record["sample"] < cfg.n:
-            by_problem.setdefault(record["problem"], []).append(record)
+    for (problem, sample), record in sorted(generated(path, warn=False).items()):
+        if problem < num_problems and sample < cfg.n:
+            by_problem.setdefault(problem, []).append(record)
     records = [r for rs in by_problem.values() for r in rs]
     correct = [[r["correct"] for r in rs] for _, rs in sorted(by_problem.items())]
     summary = {

@@ -27,9 +27,10 @@ Output (verl SFT parquet): ``<out>/train.parquet`` (and ``<out>/val.parquet`` wi
 ``num_segments``, ``source_index``. All segments of one source row go to the same split.
 
 Resumable: each finished row (all its examples, or why its summaries failed) is appended to
-``<out>/progress.jsonl`` and flushed at once; a rerun with the same ``--out`` skips those rows
-(failed ones included; delete their lines to retry them) and rewrites the parquet files
-atomically (temporary file + rename) from the progress file. Malformed rows (missing keys,
+``<out>/progress.jsonl`` and fsynced at once (``siri_verl.jsonl.JsonlLog``: a line cut off by a
+kill is dropped and its row redone); a rerun with the same ``--out`` skips those rows (failed
+ones included; delete their lines to retry them) and rewrites the parquet files atomically
+(temporary file + rename) from the progress file. Malformed rows (missing keys,
 empty trace, no conclusion, stray layout tags) are reported on stderr by file and row index,
 counted, and skipped, every run.
 """
@@ -58,6 +59,7 @@ from siri_verl.inftythink.protocol import (
     render_summary_segment,
 )
 from siri_verl.inftythink.segmentation import DEFAULT_ETA, segment_trace
+from siri_verl.jsonl import JsonlLog, LogWriteError, read_log
 
 __all__ = [
     "COLUMNS",
@@ -390,17 +392,18 @@ def summarise_rows(
 def load_progress(path: str | os.PathLike) -> dict[int, dict]:
     """Records of progress.jsonl by source index (a later line for the same row wins).
 
-    A line that does not parse (cut off by an interruption) is ignored: that row is redone.
+    A line that is not a record (cut off by an interruption) is reported and ignored: that row
+    is redone.
     """
     records: dict[int, dict] = {}
-    path = Path(path)
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                records[int(record["index"])] = record
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
+    contents = read_log(path)
+    for problem in contents.problems:
+        _warn(f"{problem}; its row is redone")
+    for record in contents.records:
+        try:
+            records[int(record["index"])] = record
+        except (KeyError, TypeError, ValueError):
+            _warn(f"{path}: a line without a row index is ignored: {str(record)[:200]}")
     return records
 
 
@@ -537,15 +540,8 @@ def run(args: argparse.Namespace, backend=None) -> dict:
     count_tokens = token_counter(args.tokenizer) if todo else None
 
     failed_now = 0
-    if progress_path.exists() and progress_path.stat().st_size:
-        with progress_path.open("rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            cut_off = handle.read(1) != b"\n"
-        if cut_off:  # the last write was interrupted: start a new line after the fragment
-            with progress_path.open("a", encoding="utf-8") as sink:
-                sink.write("\n")
     with (
-        progress_path.open("a", encoding="utf-8") as sink,
+        JsonlLog(progress_path) as progress,
         tqdm(
             total=len(rows), initial=len(rows) - len(todo), desc="cold start rows", unit="row", file=sys.stderr
         ) as bar,
@@ -554,8 +550,7 @@ def run(args: argparse.Namespace, backend=None) -> dict:
             batch = todo[start : start + args.batch]
             for record in summarise_rows(backend, batch, count_tokens, args.eta, args.max_retries):
                 records[record["index"]] = record
-                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-                sink.flush()
+                progress.append([record])
                 if "failed" in record:
                     failed_now += 1
                     _warn(f"{args.input}: row {record['index']} failed: {record['failed']}")
@@ -620,7 +615,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(parse_args(argv))
+    try:
+        run(parse_args(argv))
+    except LogWriteError as error:  # a full disk, say: the message names the file; no traceback
+        raise SystemExit(f"cold start stopped: {error}") from None
 
 
 if __name__ == "__main__":
