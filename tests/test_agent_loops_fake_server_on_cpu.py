@@ -24,17 +24,31 @@ SCHEDULE = {"shape": "cosine", "l_max": 40, "l_min": 24, "period": 6, "granulari
 
 
 class FakeServerManager:
-    """A fake of verl's server client: returns scripted texts, records every request."""
+    """A fake of verl's server client: returns scripted texts, records every request.
 
-    def __init__(self, tokenizer, replies: list[str], max_tokens_out: int | None = None):
+    Like verl's vLLM server (``vllm_async_server.py``) it refuses ``max_tokens < 1`` and a prompt
+    that leaves no room in ``max_model_len``, cuts the response at the room, and reports
+    ``stop_reason="completed"`` however the response ended.
+    """
+
+    def __init__(self, tokenizer, replies: list[str], max_model_len: int | None = None):
         self.tokenizer = tokenizer
         self.replies = list(replies)
+        self.max_model_len = max_model_len
         self.requests: list[dict] = []
 
     async def generate(self, request_id, prompt_ids, sampling_params, **kwargs) -> TokenOutput:
         self.requests.append({"prompt_ids": list(prompt_ids), "sampling_params": dict(sampling_params)})
+        max_tokens = sampling_params["max_tokens"]
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")  # vLLM's VLLMValidationError
+        if self.max_model_len is not None:
+            room = self.max_model_len - len(prompt_ids)
+            if room < 1:
+                raise ValueError(f"Prompt length ({len(prompt_ids)}) leaves no room to generate")
+            max_tokens = min(max_tokens, room)
         text = self.replies.pop(0) if self.replies else "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling_params["max_tokens"]]
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
         return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), stop_reason="completed", extra_fields={})
 
 
@@ -161,3 +175,95 @@ def test_inftythink_stop_rules_end_the_trajectory(tokenizer, replies, stop):
 def test_siri_inftythink_schedule_moves_the_segment_cap(tokenizer):
     server, _ = run_inftythink(tokenizer, ["x\n</think>\n\n\\boxed{1}"], step=3, schedule_target="segment_cap", segment_cap=40)
     assert server.requests[0]["sampling_params"]["max_tokens"] == build_schedule(SCHEDULE).length(3) == 24
+
+
+# -- max_model_len: a response cut where the context filled up ran out of budget too ----------
+
+LONG_REPLY = "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25"
+
+
+def prompt_length_of(tokenizer, cls, config, **kwargs) -> int:
+    """The length of the first prompt the loop sends (learned from one run without a context limit)."""
+    server = FakeServerManager(tokenizer, ["x\n</think>\n\n\\boxed{1}"])
+    run_loop(cls, tokenizer, server, config, {}, **kwargs)
+    return len(server.requests[0]["prompt_ids"])
+
+
+def with_max_model_len(config, max_model_len: int):
+    config = config.copy()
+    config.actor_rollout_ref.rollout.max_model_len = max_model_len
+    return config
+
+
+def test_siri_loop_marks_a_response_cut_by_max_model_len_before_the_cap_as_truncated(tokenizer):
+    request = {"raw_prompt": [{"role": "user", "content": "q"}], "global_steps": 3, "extra_info": {}}
+    prompt_length = prompt_length_of(tokenizer, SiriLengthAgentLoop, trainer_config(), **request)
+    config = with_max_model_len(trainer_config(), prompt_length + 10)  # room 10 < L(3) = 24
+    server = FakeServerManager(tokenizer, [LONG_REPLY], max_model_len=prompt_length + 10)
+    output = run_loop(SiriLengthAgentLoop, tokenizer, server, config, {}, **request)
+    assert len(output.response_ids) == 10 and output.extra_fields["siri_cap"] == 24
+    assert output.extra_fields["truncated"] is True
+
+
+def test_siri_loop_trusts_the_servers_finish_reason_when_it_reports_one(tokenizer):
+    class ReportingServer(FakeServerManager):
+        async def generate(self, request_id, prompt_ids, sampling_params, **kwargs):
+            output = await super().generate(request_id, prompt_ids, sampling_params, **kwargs)
+            output.extra_fields["finish_reason"] = "length"  # as the hf CPU server reports it
+            return output
+
+    server = ReportingServer(tokenizer, ["1 2 3"])  # 3 tokens, far below L(3) = 24, but cut by the server
+    output = run_loop(
+        SiriLengthAgentLoop, tokenizer, server, trainer_config(), {},
+        raw_prompt=[{"role": "user", "content": "q"}], global_steps=3, extra_info={},
+    )  # fmt: skip
+    assert output.extra_fields["truncated"] is True
+
+
+def inftythink_request():
+    return {"raw_prompt": [{"role": "user", "content": "What is 4+8?"}], "global_steps": 1}
+
+
+def test_inftythink_segment_cut_by_max_model_len_before_eta_is_token_cap_not_invalid_format(tokenizer):
+    config = trainer_config(inftythink=INFTY)
+    prompt_length = prompt_length_of(tokenizer, InftyThinkAgentLoop, config, **inftythink_request())
+    server = FakeServerManager(tokenizer, [LONG_REPLY], max_model_len=prompt_length + 10)
+    outputs = run_loop(
+        InftyThinkAgentLoop, tokenizer, server, with_max_model_len(config, prompt_length + 10), {},
+        **inftythink_request(),
+    )  # fmt: skip
+    assert server.requests[0]["sampling_params"]["max_tokens"] == 10  # the room, not eta = 24
+    final = outputs[-1].extra_fields
+    assert final["inftythink_stop_reason"] == "token_cap" and final["truncated"] is True
+
+
+def test_inftythink_ends_with_context_full_when_the_history_leaves_no_room(tokenizer):
+    config = trainer_config(inftythink=INFTY)
+    replies = ["</think><summary>\n7 4\n</summary>", "12\n</think>\n\n\\boxed{12}"]
+    learn = FakeServerManager(tokenizer, list(replies))  # no context limit: learn the two prompts' lengths
+    first = run_loop(InftyThinkAgentLoop, tokenizer, learn, config, {}, **inftythink_request())[0]
+    first_prompt, second_prompt = (len(request["prompt_ids"]) for request in learn.requests)
+    max_model_len = second_prompt  # segment 2's prompt (question + history) fills the context exactly
+    assert max_model_len - first_prompt >= len(first.response_ids)  # while segment 1's summary fits
+
+    server = FakeServerManager(tokenizer, list(replies), max_model_len=max_model_len)
+    outputs = run_loop(
+        InftyThinkAgentLoop, tokenizer, server, with_max_model_len(config, max_model_len), {}, **inftythink_request()
+    )
+    assert len(server.requests) == 1 and len(outputs) == 1  # no request without room was sent
+    final = outputs[-1].extra_fields
+    assert final["inftythink_stop_reason"] == "context_full" and final["inftythink_num_segments"] == 1
+    assert final["truncated"] is True
+    assert inftythink_score("toy_addition", "x", "12", final)["score"] == 0.0
+
+
+def test_inftythink_question_that_fills_the_context_is_a_clear_error_naming_the_key(tokenizer):
+    from siri_verl.request_budget import NoRoomToGenerate
+
+    config = trainer_config(inftythink=INFTY)
+    prompt_length = prompt_length_of(tokenizer, InftyThinkAgentLoop, config, **inftythink_request())
+    server = FakeServerManager(tokenizer, [LONG_REPLY], max_model_len=prompt_length)
+    with pytest.raises(NoRoomToGenerate, match=r"actor_rollout_ref\.rollout\.max_model_len"):
+        config = with_max_model_len(config, prompt_length)
+        run_loop(InftyThinkAgentLoop, tokenizer, server, config, {}, **inftythink_request())
+    assert server.requests == []

@@ -3,8 +3,10 @@
 For one question it runs :class:`~siri_verl.inftythink.protocol.IterativeState`: segment 1
 is prompted with the question, segment i > 1 with the question plus the previous summary as
 ``<history>`` at the start of the assistant turn; each generation is capped at η tokens
-(``max_tokens``); the trajectory stops on a conclusion, an invalid segment, φ segments or a
-segment that hit η without a summary (``protocol.next_action``).
+(``max_tokens``, lowered to the room the prompt leaves in ``rollout.max_model_len``:
+``siri_verl/request_budget.py``); the trajectory stops on a conclusion, an invalid segment, φ
+segments, a segment that used its budget without a summary (``protocol.next_action``), or a
+history-grown prompt that leaves no room for another segment (``context_full``).
 
 It returns a LIST of ``AgentLoopOutput`` (verl's V1 trainer takes one row per element). The
 reward is computed on the last element only and copied by verl to the others; GRPO group
@@ -34,7 +36,14 @@ from verl.experimental.agent_loop.agent_loop import (
 from verl.utils.profiler import simple_timer
 
 from siri_verl.chat_protocol import route_by_chat_protocol
-from siri_verl.inftythink.protocol import GenerationResult, IterativeState, join_prompt
+from siri_verl.inftythink.protocol import GenerationResult, IterativeState, StopReason, join_prompt
+from siri_verl.request_budget import (
+    MAX_MODEL_LEN_KEY,
+    NoRoomToGenerate,
+    finish_reason,
+    request_max_tokens,
+    used_whole_budget,
+)
 
 AGENT_NAME = "inftythink"
 SCHEDULE_TARGETS = ("none", "segment_cap", "max_segments")
@@ -120,18 +129,29 @@ class InftyThinkAgentLoop(AgentLoopBase):
         state = IterativeState(question, max_segments)
         outputs: list[AgentLoopOutput] = []
         started = time.perf_counter()
+        max_model_len = OmegaConf.select(self.config, MAX_MODEL_LEN_KEY)
         while not state.done:
             messages, prefix = state.next_prompt()
             prompt_ids = self._prompt_ids(messages, prefix)
+            try:
+                # η, bounded by the room the history-grown prompt leaves in max_model_len, >= 1.
+                max_tokens = request_max_tokens(segment_cap, len(prompt_ids), max_model_len)
+            except NoRoomToGenerate:
+                if not outputs:  # the question alone fills the context: nothing to train on
+                    raise
+                state.stop_reason = StopReason.CONTEXT_FULL
+                break
             metrics: dict = {}
             with simple_timer("generate_sequences", metrics):
                 token_output = await self.server_manager.generate(
                     request_id=uuid4().hex,
                     prompt_ids=prompt_ids,
-                    sampling_params={**sampling_params, "max_tokens": segment_cap},
+                    sampling_params={**sampling_params, "max_tokens": max_tokens},
                 )
             response_ids = list(token_output.token_ids)[: self.response_length]
-            hit_cap = len(response_ids) >= segment_cap and response_ids[-1] not in self.eos_token_ids
+            # Cut at η or where the context filled up, before a summary: either way "token_cap".
+            reason = finish_reason(token_output.stop_reason, token_output.extra_fields)
+            hit_cap = used_whole_budget(response_ids, max_tokens, self.eos_token_ids, reason)
             text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
             state.record(GenerationResult(text=text, num_tokens=len(response_ids), hit_token_cap=hit_cap))
             metrics.setdefault("num_preempted", -1)
@@ -166,7 +186,8 @@ class InftyThinkAgentLoop(AgentLoopBase):
             "inftythink_summary_tokens": sum(len(self.tokenizer.encode(s, add_special_tokens=False)) for s in summaries),
             "inftythink_num_summaries": len(summaries),
             "inftythink_latency_s": time.perf_counter() - started,
-            "truncated": result.stop_reason.value == "token_cap",
+            # Out of token budget before a conclusion: η within a segment, or the whole context.
+            "truncated": result.stop_reason in (StopReason.TOKEN_CAP, StopReason.CONTEXT_FULL),
         }
         for output in outputs:
             output.extra_fields["inftythink_is_final"] = output is outputs[-1]

@@ -243,7 +243,12 @@ class StopReason(str, enum.Enum):
     CONCLUSION = "conclusion"  # the model wrote a final answer; the only reason with an answer
     INVALID_FORMAT = "invalid_format"  # the segment broke the layout
     MAX_SEGMENTS = "max_segments"  # phi segments written, the last one still a summary
-    TOKEN_CAP = "token_cap"  # the per-segment cap eta was hit before a complete summary
+    # The segment's token budget ran out before a complete summary: eta, or the room its prompt
+    # left in the context (rollout.max_model_len), whichever was smaller.
+    TOKEN_CAP = "token_cap"
+    # No room left for another segment: the question plus the history fill rollout.max_model_len
+    # (set by the agent loop before generating; never by next_action).
+    CONTEXT_FULL = "context_full"
 
 
 

@@ -4,7 +4,9 @@ verl's ``rollout.response_length`` stays at the schedule's maximum (it is also t
 width and the truncation ceiling); each request instead carries ``max_tokens = L(t)``, which
 the vLLM, SGLang and ``hf`` servers honour per request.
 
-A response that reaches the cap without ending is marked ``truncated`` in its ``extra_fields``;
+A response that reaches the cap without ending (or the context room, when
+``rollout.max_model_len`` cut it first: ``siri_verl/request_budget.py``) is marked ``truncated`` in
+its ``extra_fields``;
 verl hands those fields to the reward function as ``extra_info``, where
 ``siri_verl.reward.compute_score`` scores it 0 — the paper's whole compression signal.
 
@@ -22,6 +24,13 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
 from siri_verl.chat_protocol import route_by_chat_protocol
+from siri_verl.request_budget import (
+    MAX_MODEL_LEN_KEY,
+    context_room,
+    finish_reason,
+    request_max_tokens,
+    used_whole_budget,
+)
 from siri_verl.siri.schedule import Schedule, build_schedule
 
 AGENT_NAME = "siri_length"
@@ -38,11 +47,6 @@ def schedule_of(config) -> Schedule:
     return _schedule_from_yaml(OmegaConf.to_yaml(config.schedule))
 
 
-def is_truncated(response_ids: list[int], cap: int, eos_token_ids: set[int]) -> bool:
-    """A response that used its whole budget without ending in EOS did not finish."""
-    return len(response_ids) >= cap and not (response_ids and response_ids[-1] in eos_token_ids)
-
-
 @register(AGENT_NAME)
 class SiriLengthAgentLoop(SingleTurnAgentLoop):
     """verl's single-turn loop with a per-step ``max_tokens``; see the module docstring."""
@@ -56,16 +60,28 @@ class SiriLengthAgentLoop(SingleTurnAgentLoop):
         self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
 
     def cap_for(self, global_steps: int, extra_info: dict | None) -> int:
+        """The request's ``max_tokens``: L(global_steps) (held-out rows: the full budget), >= 1.
+
+        The prompt is tokenized inside verl's ``SingleTurnAgentLoop.run``, so the context room is
+        left to the server, which clamps to it; a prompt leaving no room at all is refused there
+        (verl's vLLM server raises, naming the prompt length and ``max_model_len``): SIRI's
+        prompts are the data set's, bounded by ``data.max_prompt_length``, so that is a config
+        error to fix, not a response to score.
+        """
         if (extra_info or {}).get("split") in self.uncapped_splits:
-            return self.response_length
-        return min(self.schedule.length(max(int(global_steps), 0)), self.response_length)
+            return request_max_tokens(self.response_length)
+        return request_max_tokens(min(self.schedule.length(max(int(global_steps), 0)), self.response_length))
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> AgentLoopOutput:
         cap = self.cap_for(kwargs.get("global_steps", 0), kwargs.get("extra_info"))
         output = await super().run({**sampling_params, "max_tokens": cap}, **kwargs)
+        # The server may have cut the response earlier, where the context filled up: still truncated.
+        room = context_room(len(output.prompt_ids), OmegaConf.select(self.config, MAX_MODEL_LEN_KEY))
+        budget = cap if room is None else min(cap, room)
+        reason = finish_reason(None, output.extra_fields)
         output.extra_fields.update(
             siri_cap=cap,
-            truncated=is_truncated(output.response_ids, cap, self.eos_token_ids),
+            truncated=used_whole_budget(output.response_ids, budget, self.eos_token_ids, reason),
             response_tokens=len(output.response_ids),
         )
         return output
