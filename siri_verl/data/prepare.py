@@ -13,24 +13,39 @@ through its source's extractor (``siri_verl.data.sources``) and becomes one verl
 
 A row that cannot be used is never dropped silently: it is printed as a warning naming the
 data set, file and row index, counted in a summary line, and returned in ``Prepared.skipped``.
+That covers a JSONL line with a non-UTF-8 byte or broken JSON (each line is decoded on its own,
+``siri_verl.jsonl.read_lines``) and a field too long to be real (:data:`MAX_PROBLEM_CHARS`,
+:data:`MAX_ANSWER_CHARS`). A ``.json`` file that is not one whole JSON list (truncated, say)
+stops its data set with one error naming the file and the position.
+
+Parquet files are written atomically (temporary file + rename) with the permissions of any
+new file (0666 less the umask), so they are readable wherever the data directory is shared.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from siri_verl.data.sources import ALL, SOURCES, BadRow, Source, get_source, source_id
+from siri_verl.jsonl import read_lines
 
 # Where ``python -m siri_verl.data prepare`` writes when no --out is given (verl's examples use
 # ~/data/<name> too, so existing run scripts find the files).
 # The recipes read the same directory (conf/config.yaml: siri_verl.data_dir).
 DEFAULT_OUT = Path(os.environ.get("SIRI_VERL_DATA_DIR", "~/data/siri_verl")).expanduser()
+
+# Longest problem and answer (in characters) a row may have; a longer one is reported and
+# skipped as not a real problem or final answer (a mis-parsed file, a solution in the answer
+# column). The real data sets stay far below: problems reach about 5,700 characters (GPQA,
+# DeepScaleR) and final answers about 210 (Minerva).
+MAX_PROBLEM_CHARS = 50_000
+MAX_ANSWER_CHARS = 1_000
 
 
 class DataSourceUnavailable(RuntimeError):
@@ -61,25 +76,39 @@ class Prepared:
 # ---------------------------------------------------------------------------- reading
 
 
+def read_json_list(path: Path) -> list:
+    """The rows of a ``.json`` file holding one list; any other content is one clear error."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataSourceUnavailable(
+            f"{path}: not UTF-8 (byte 0x{data[error.start]:02x} at byte offset {error.start}); "
+            "re-download or re-encode the file"
+        ) from None
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataSourceUnavailable(
+            f"{path}: not a valid JSON list: {error.msg} at line {error.lineno}, column {error.colno} "
+            f"(character {error.pos} of {len(text)}); a file that ends early is truncated: re-download it"
+        ) from None
+    if not isinstance(rows, list):
+        raise DataSourceUnavailable(f"{path}: expected a JSON list of rows, got {type(rows).__name__}")
+    return rows
+
+
 def read_local_file(path: Path) -> Iterator[RawRow]:
     """Rows of a ``.jsonl`` (one object a line) or ``.json`` (one list) file.
 
-    A line that is not valid JSON is yielded with an ``error`` so that it is reported, not lost.
+    A JSONL line that is not UTF-8 or not JSON is yielded with an ``error`` so that it is
+    reported, not lost, and the lines after it are read as usual.
     """
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for index, line in enumerate(handle):
-                if not line.strip():
-                    continue
-                try:
-                    yield RawRow(str(path), index, json.loads(line))
-                except json.JSONDecodeError as error:
-                    yield RawRow(str(path), index, None, f"invalid JSON ({error.msg})")
+        for line in read_lines(path):
+            yield RawRow(str(path), line.index, line.value, line.error)
     else:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(rows, list):
-            raise DataSourceUnavailable(f"{path}: expected a JSON list of rows, got {type(rows).__name__}")
-        for index, row in enumerate(rows):
+        for index, row in enumerate(read_json_list(path)):
             yield RawRow(str(path), index, row)
 
 
@@ -122,6 +151,13 @@ def to_verl_row(source: Source, problem: str, answer: str, index: int, origin: s
     }
 
 
+def check_lengths(problem: str, answer: str) -> None:
+    """Raise :class:`BadRow` for a problem or answer longer than any real one could be."""
+    for what, text, limit in (("problem", problem, MAX_PROBLEM_CHARS), ("answer", answer, MAX_ANSWER_CHARS)):
+        if len(text) > limit:
+            raise BadRow(f"{what} is {len(text):,} characters (limit {limit:,}): not a real {what}")
+
+
 def convert(source: Source, raw_rows: Iterator[RawRow], from_hub: bool, limit: int | None = None
             ) -> tuple[list[dict], list[SkippedRow]]:
     """verl rows and the skipped rows (with reasons), in file order; stops after ``limit`` rows."""
@@ -137,6 +173,7 @@ def convert(source: Source, raw_rows: Iterator[RawRow], from_hub: bool, limit: i
             if not isinstance(raw.row, dict):
                 raise BadRow(f"row is a {type(raw.row).__name__}, expected an object")
             problem, answer = extract(raw.row, raw.index)
+            check_lengths(problem, answer)
         except BadRow as error:
             skipped.append(SkippedRow(raw.index, str(error), raw.file))
             continue
@@ -145,18 +182,23 @@ def convert(source: Source, raw_rows: Iterator[RawRow], from_hub: bool, limit: i
     return rows, skipped
 
 
-def write_parquet_atomic(rows: list[dict], path: Path) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
+def write_parquet_atomic(rows: list[dict], path: Path, columns: list[str] | None = None) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers never see half a file.
+
+    The temporary file is created with mode 0666 less the umask, as any new file (``mkstemp``
+    would make it, and so the result, 0600). ``columns`` fixes the columns (and their order),
+    which an empty ``rows`` needs.
+    """
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        pd.DataFrame(rows).to_parquet(tmp, index=False)
+        pd.DataFrame(rows, columns=columns).to_parquet(tmp, index=False)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -44,12 +44,12 @@ import os
 import random
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.data.prepare import write_parquet_atomic
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
     Tags,
@@ -407,20 +407,6 @@ def load_progress(path: str | os.PathLike) -> dict[int, dict]:
     return records
 
 
-def _write_parquet_atomically(examples: list[dict], path: Path) -> None:
-    import pandas as pd
-
-    frame = pd.DataFrame(examples, columns=list(COLUMNS))
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    handle.close()
-    staging = Path(handle.name)
-    try:
-        frame.to_parquet(staging, index=False)
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
-
-
 def write_outputs(
     records: dict[int, dict], out: str | os.PathLike, val_fraction: float = 0.0, seed: int = 0
 ) -> dict[str, int]:
@@ -445,7 +431,7 @@ def write_outputs(
     for index in done:
         splits["val" if index in val_rows else "train"].extend(records[index]["examples"])
     for name, examples in splits.items():
-        _write_parquet_atomically(examples, out / f"{name}.parquet")
+        write_parquet_atomic(examples, out / f"{name}.parquet", columns=list(COLUMNS))
     return {name: len(examples) for name, examples in splits.items()}
 
 
