@@ -40,6 +40,10 @@ What verl 0.9.1 does with the request (asserted below):
   len(prompt) - 1]``: 0 passes through as 0 (SGLang then generates nothing).
 - Neither clamps an explicit request to ``rollout.response_length`` (only the default is): the
   loops' own ``min(cap, response_length)`` is what keeps responses inside the tensor width.
+- A response cut at the limit comes back with ``stop_reason`` "completed" from vLLM (as does one
+  that stopped) and "length" from SGLang.
+
+``siri_verl/verl_api.py`` lists both ``generate`` methods with this file as their guard.
 """
 
 from __future__ import annotations
@@ -413,6 +417,10 @@ PROMPT = list(range(10, 20))  # 10 tokens
 
 # Each engine's name for the limit, and the other engine's, which it would reject as unknown.
 LIMIT_KEYS = {"vllm": ("max_tokens", "max_new_tokens"), "sglang": ("max_new_tokens", "max_tokens")}
+# TokenOutput.stop_reason of a response the limit cut: verl's vLLM server reports "completed" for
+# both "stop" and "length", SGLang's passes its finish reason on (siri_verl/request_budget.py
+# relies on both).
+STOP_REASON_WHEN_CUT = {"vllm": "completed", "sglang": "length"}
 
 
 @pytest.mark.parametrize("backend", ["vllm", "sglang"])
@@ -425,6 +433,7 @@ def test_an_in_range_max_tokens_reaches_the_engine_unchanged(build_server, backe
     sent = engine_sampling_params(server)
     assert sent[own_key] == 24 and foreign_key not in sent, f"{backend} got {sorted(sent)}"
     assert sent["temperature"] == 1.0
+    assert output.stop_reason == STOP_REASON_WHEN_CUT[backend]
 
 
 @pytest.mark.parametrize("backend", ["vllm", "sglang"])
