@@ -30,6 +30,10 @@ def resolve_asset(name: str) -> str:
     return _ASSETS[name]()
 
 
+def is_asset(name: str) -> bool:
+    return name in _ASSETS
+
+
 @register_asset("tiny_model")
 def _tiny_model() -> str:
     from siri_verl.models.tiny import ensure_tiny_model
@@ -65,6 +69,55 @@ def _toy_split(split: str) -> str:
 
 register_asset("toy_train")(lambda: _toy_split("train"))
 register_asset("toy_val")(lambda: _toy_split("val"))
+# The benchmark name `python -m siri_verl.eval benchmarks=[toy]` has always used for toy_val.
+register_asset("toy")(lambda: _toy_split("val"))
+
+
+# The toy-scale study (siri_verl/data/running_sums.py, siri_verl/models/toy_reasoner.py).
+
+
+def _running_sums_file(key: str) -> str:
+    """A file of the running-sums data set (RL parquet, SFT parquet or long traces), by key."""
+    from siri_verl.data.running_sums import ensure_dataset
+
+    return str(ensure_dataset()[key])
+
+
+for _key in (
+    "running_sums_train",
+    "running_sums_tune",
+    "running_sums_test",
+    "long_sums_train",
+    "long_sums_test",
+    "running_sums_sft",
+    "long_sums_traces",
+):
+    register_asset(_key)(lambda key=_key: _running_sums_file(key))
+del _key
+
+
+@register_asset("toy_reasoner_base")
+def _toy_reasoner_base() -> str:
+    """The randomly initialised 1M Qwen2 with the character tokenizer."""
+    from siri_verl.models.toy_reasoner import ensure_toy_reasoner_base
+
+    return str(ensure_toy_reasoner_base())
+
+
+@register_asset("toy_warmstart_model")
+def _toy_warmstart_model() -> str:
+    """The toy study's starting policy: `python -m siri_verl.sft recipe=toy_warmstart`, cached."""
+    from siri_verl.models.toy_reasoner import ensure_toy_warmstart
+
+    return str(ensure_toy_warmstart())
+
+
+@register_asset("toy_inftythink_model")
+def _toy_inftythink_model() -> str:
+    """The toy InftyThink+ cold start (rule-summarised segments, then SFT from the warm start)."""
+    from siri_verl.models.toy_reasoner import ensure_toy_inftythink
+
+    return str(ensure_toy_inftythink())
 
 
 def register_resolver() -> None:

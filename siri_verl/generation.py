@@ -1,10 +1,11 @@
 """Offline generation backends shared by evaluation, iterative inference and cold-start data.
 
-A backend turns token-id prompts into continuations. Two are registered:
+A backend turns token-id prompts into continuations. Three are registered:
 
 - ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/generation.py),
   batched, for tiny models and tests;
-- ``vllm``: ``vllm.LLM`` on GPUs (the ``gpu`` extra), for real models.
+- ``vllm``: ``vllm.LLM`` on GPUs (the ``gpu`` extra), for real models;
+- ``toy_rule``: no model, the toy study's rule-based cold-start summariser (running sums).
 
 Select one by name with :func:`make_backend`; add one with ``@register_backend("name")``.
 Training never goes through here: verl's rollout servers do that.
@@ -37,6 +38,10 @@ def register_backend(name: str):
         return factory
 
     return decorator
+
+
+def backend_names() -> list[str]:
+    return sorted(_BACKENDS)
 
 
 def make_backend(name: str, model_path: str, **options) -> "GenerationBackend":
@@ -121,3 +126,33 @@ class VLLMBackend(GenerationBackend):
             finish = "length" if sample.finish_reason == "length" else "stop"
             completions.append(Completion(list(sample.token_ids), sample.text, finish, latency))
         return completions
+
+
+@register_backend("toy_rule")
+class ToyRuleSummariser(GenerationBackend):
+    """The summariser of the toy InftyThink+ cold start: a rule, not a model.
+
+    Each prompt is a cold-start summariser request (``FIRST_PROMPT`` / ``UPDATE_PROMPT`` of
+    ``siri_verl.inftythink.coldstart``, chat-rendered); the reply is the running-sum state after
+    the reasoning in it, ``"<sum>|<digits left>"`` (``siri_verl.data.running_sums.summary_of``),
+    the same for every sampling setting. ``model_path`` is the directory of the tokenizer that
+    renders and reads the requests (any HF tokenizer; the toy reasoner's in the toy study).
+    """
+
+    def __init__(self, model_path: str, seed: int = 0):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+
+    def generate(self, prompts, max_tokens, settings):
+        from siri_verl.data.running_sums import summary_of
+
+        completions = []
+        for prompt in prompts:
+            began = time.perf_counter()
+            text = summary_of(self.tokenizer.decode(prompt, skip_special_tokens=True))
+            token_ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.tokenizer.eos_token_id]
+            finish = "stop" if len(token_ids) <= max_tokens else "length"
+            completions.append(Completion(token_ids[:max_tokens], text, finish, time.perf_counter() - began))
+        return completions
+

@@ -38,6 +38,7 @@ from siri_verl.eval.metrics import (
 from siri_verl.generation import GenerationBackend, make_backend
 from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.reward import compute_score
+from siri_verl.reward.checker import CHECKER_ERROR
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ class Problem:
 
 
 def benchmark_file(name: str, data_dir: str) -> Path:
-    if name == "toy":
-        from siri_verl.assets import resolve_asset
+    """A built data asset by name (``toy``, ``running_sums_test``, ``long_sums_test``: see
+    ``siri_verl/assets.py``), else ``<data_dir>/<name>.parquet`` from ``prepare``."""
+    from siri_verl.assets import is_asset, resolve_asset
 
-        return Path(resolve_asset("toy_val"))
+    if is_asset(name):
+        return Path(resolve_asset(name))
     path = Path(data_dir).expanduser() / f"{name}.parquet"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `python -m siri_verl.data prepare {name} --out {data_dir}`")
@@ -173,6 +176,11 @@ def summarise(path: Path, num_problems: int, cfg) -> dict:
             latencies_s=[r["latency_s"] for r in records],
         ),
     }
+    # An answer the checker could not check scores as wrong; never let that pass unseen.
+    summary["checker_errors"] = sum(r.get("reason") == CHECKER_ERROR for r in records)
+    if summary["checker_errors"]:
+        print(f"WARNING {path}: {summary['checker_errors']} of {len(records)} samples could not be checked "
+              f"(reason {CHECKER_ERROR!r}); avg@{cfg.n} and pass@k count them as wrong", file=sys.stderr)
     if records and "segments" in records[0]:
         summary["mean_segments"] = statistics.fmean(r["segments"] for r in records)
     peaks = [r["peak_context"] for r in records if "peak_context" in r]  # absent in older files

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from siri_verl.backends.cpu.generation import SamplingSettings
 from siri_verl.data.prepare import write_parquet_atomic
+from siri_verl.generation import backend_names
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
     Tags,
@@ -568,7 +569,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--summarizer", default="Qwen/Qwen3-4B-Instruct-2507", help="instruct model dir/HF id, or an asset (tiny_model)"
     )
-    parser.add_argument("--backend", default="vllm", choices=["cpu", "vllm"], help="generation backend")
+    parser.add_argument("--backend", default="vllm", choices=backend_names(), help="generation backend")
     parser.add_argument(
         "--tokenizer", default="qwen", help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir"
     )

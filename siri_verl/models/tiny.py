@@ -19,8 +19,10 @@ import hashlib
 import json
 import os
 import random
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from siri_verl.data.toy import AdditionProblem, split_problems
 
@@ -103,7 +105,8 @@ def build_tokenizer(spec: TinyModelSpec):
 
 
 def build_model(spec: TinyModelSpec, tokenizer):
-    """A randomly initialised Qwen2 causal LM sized by ``spec``."""
+    """A randomly initialised Qwen2 causal LM sized by ``spec`` (any object with the size fields
+    and ``seed`` of :class:`TinyModelSpec`; the toy reasoner's spec is another)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -211,12 +214,29 @@ def warm_up(model, tokenizer, spec: TinyModelSpec) -> None:
     model.eval()
 
 
-def ensure_tiny_model(spec: TinyModelSpec | None = None, root: Path | None = None) -> Path:
-    """Return the directory of the built model and tokenizer, building it on first use.
+def publish_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a fresh temporary directory with ``write(staging)``, then rename it to ``target``.
 
-    The directory is written to a temporary name and renamed when complete, so an interrupted
-    build never leaves a half-written model behind that later runs would trust.
+    An interrupted or failed build never leaves a half-written directory behind that later runs
+    would trust; if another process published ``target`` first, its copy is kept.
     """
+    staging = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        write(staging)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished the same build first
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def ensure_tiny_model(spec: TinyModelSpec | None = None, root: Path | None = None) -> Path:
+    """Return the directory of the built model and tokenizer, building it on first use."""
     spec = spec or TinyModelSpec()
     target = (root or cache_root()) / "models" / f"tiny-qwen2-{spec.cache_key()}"
     if (target / "config.json").exists():
@@ -225,18 +245,13 @@ def ensure_tiny_model(spec: TinyModelSpec | None = None, root: Path | None = Non
     model = build_model(spec, tokenizer)
     if spec.warmup_steps:
         warm_up(model, tokenizer, spec)
-    staging = target.with_name(target.name + f".tmp{os.getpid()}")
-    staging.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    (staging / "siri_verl_spec.json").write_text(json.dumps(asdict(spec), indent=2))
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished the same build first
-        import shutil
 
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    def write(staging: Path) -> None:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "siri_verl_spec.json").write_text(json.dumps(asdict(spec), indent=2))
+
+    return publish_atomically(target, write)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,325 @@
+"""Running sums of digits: the synthetic reasoning task of the toy-scale study.
+
+A problem is a tuple of k digits; k is the difficulty. The question is ``"Q"`` followed by the
+digits (``Q3528``) and the gold answer is their sum (``"18"``), scored by the project's checker
+(:func:`siri_verl.reward.compute_score`) like any benchmark.
+
+The worked solution adds one digit per step, one step per paragraph (paragraphs joined by a
+blank line)::
+
+    S3+5=8        the first step adds the first two digits
+    S8+2=10
+    W8+2=10       verbose style only: a redundant re-check of the step before ("wait, let me check")
+    S10+8=18
+
+The concise style writes the steps only; the verbose style follows each step, with probability
+``recheck_p``, by its re-check. Both styles are mixed 50/50 in the warm-start data
+(:func:`sft_rows`), so the starting policy's lengths vary widely: that is the repetition SIRI's
+moving cap can remove. Every paragraph starts with a capital letter, so the cold start's
+segmentation (:func:`siri_verl.inftythink.segmentation.split_paragraphs`) keeps one step per
+paragraph.
+
+Long problems (k = 10..24 by default) are the InftyThink+ side: their solution is several times
+the per-segment budget η (48 tokens of the toy tokenizer, about 5 steps). The state carried from
+one segment to the next is ``"<running sum>|<digits still to add>"`` (``41|5823``):
+:func:`summary_of` writes it from a summariser request, and the ``toy_rule`` generation backend
+(:mod:`siri_verl.generation`) serves it to ``python -m siri_verl.inftythink.coldstart``.
+
+Splits are a function of the digits (:func:`split_of`, a hash), so no problem can be in two of
+``train``, ``tune`` (hyper-parameter choices) and ``test`` (reported numbers), whatever the
+seeds and sizes asked for. Everything is deterministic given the seed.
+
+Writers: the verl RL parquet (:func:`write_rl_parquet`, the layout of
+:func:`siri_verl.data.toy.to_verl_row`), the warm-start SFT parquet (:func:`write_sft_parquet`,
+the ``messages`` + ``assistant_prefix`` layout of ``InftyThinkSFTDataset``) and the long traces
+for the cold start (:func:`write_long_traces`, JSONL with ``question`` and ``trace``);
+:func:`write_dataset` writes them all from a :class:`RunningSumsSpec`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from siri_verl.inftythink.protocol import DEFAULT_TAGS, render_conclusion_segment
+
+DATA_SOURCE = "toy_running_sum"
+LONG_DATA_SOURCE = "toy_long_sum"
+SPLITS = ("train", "tune", "test")
+
+PARAGRAPH = "\n\n"
+STEP, RECHECK = "S", "W"
+
+# The warm start's "think" opener: the prompt ends with it, so it carries no loss.
+ASSISTANT_PREFIX = f"{DEFAULT_TAGS.think_open}\n"
+
+# Buckets of a 100-way hash of the digits: 0-9 test, 10-19 tune, 20-99 train.
+_SPLIT_BUCKETS = (("test", 10), ("tune", 20), ("train", 100))
+
+_STEP_LINE = re.compile(rf"(?m)^{STEP}(\d+)\+(\d)=(\d+)$")
+_QUESTION_LINE = re.compile(r"(?m)^Q(\d+)$")
+_STATE_LINE = re.compile(r"(?m)^(\d+)\|(\d*)$")
+
+
+@dataclass(frozen=True)
+class SumProblem:
+    """Add the ``digits`` (at least two, each 0-9); difficulty = ``len(digits)``."""
+
+    digits: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.digits) < 2 or not all(isinstance(d, int) and 0 <= d <= 9 for d in self.digits):
+            raise ValueError(f"a running-sum problem needs two or more digits 0-9, got {self.digits!r}")
+
+    @property
+    def question(self) -> str:
+        return "Q" + "".join(map(str, self.digits))
+
+    @property
+    def answer(self) -> str:
+        return str(sum(self.digits))
+
+    @property
+    def conclusion(self) -> str:
+        return f"\\boxed{{{self.answer}}}"
+
+    @property
+    def split(self) -> str:
+        return split_of(self.digits)
+
+    def steps(self) -> list[str]:
+        """The concise solution: ``k - 1`` steps ``S<sum so far>+<digit>=<new sum>``."""
+        total, steps = self.digits[0], []
+        for digit in self.digits[1:]:
+            steps.append(f"{total}+{digit}={total + digit}")
+            total += digit
+        return [STEP + step for step in steps]
+
+    def reasoning(self, recheck_p: float = 0.0, rng: random.Random | None = None) -> str:
+        """The worked solution; after each step, with probability ``recheck_p``, its re-check."""
+        if recheck_p and rng is None:
+            raise ValueError("a verbose solution (recheck_p > 0) needs an rng")
+        paragraphs = []
+        for step in self.steps():
+            paragraphs.append(step)
+            if recheck_p and rng.random() < recheck_p:
+                paragraphs.append(RECHECK + step[len(STEP) :])
+        return PARAGRAPH.join(paragraphs)
+
+    def response(self, recheck_p: float = 0.0, rng: random.Random | None = None) -> str:
+        """What the model writes after the prompt (which opened the think block)."""
+        return render_conclusion_segment(self.reasoning(recheck_p, rng), self.conclusion)
+
+
+def split_of(digits: tuple[int, ...]) -> str:
+    """``train``, ``tune`` or ``test``: a hash of the digits (80 / 10 / 10 %), never the seed."""
+    bucket = int(hashlib.sha256("".join(map(str, digits)).encode()).hexdigest()[:8], 16) % 100
+    return next(split for split, end in _SPLIT_BUCKETS if bucket < end)
+
+
+def sample_problems(split: str, count: int, num_digits: tuple[int, int], seed: int) -> list[SumProblem]:
+    """``count`` distinct problems of ``split``, k uniform in ``num_digits`` (inclusive).
+
+    Draws are rejected when the problem belongs to another split or was drawn already, so a
+    small k whose problems run out is drawn less often than the others (k = 3 has 1000 problems
+    in all). Raises when ``count`` cannot be reached.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    low, high = num_digits
+    if not 2 <= low <= high:
+        raise ValueError(f"num_digits must be (low, high) with 2 <= low <= high, got {num_digits!r}")
+    rng = random.Random(f"running_sums:{seed}:{split}:{low}-{high}")
+    seen: set[tuple[int, ...]] = set()
+    problems: list[SumProblem] = []
+    for _ in range(200 * count + 1000):
+        if len(problems) == count:
+            return problems
+        digits = tuple(rng.randrange(10) for _ in range(rng.randint(low, high)))
+        if digits in seen or split_of(digits) != split:
+            continue
+        seen.add(digits)
+        problems.append(SumProblem(digits))
+    if len(problems) == count:
+        return problems
+    raise ValueError(f"could not draw {count} distinct {split} problems with {low}-{high} digits")
+
+
+def style_recheck_p(rng: random.Random, recheck_p: float) -> float:
+    """The warm start's style mix: concise (no re-checks) or verbose (``recheck_p``), 50/50."""
+    return recheck_p if rng.random() < 0.5 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------------------------
+
+
+def to_verl_row(problem: SumProblem, index: int, data_source: str = DATA_SOURCE) -> dict:
+    """One verl RL row (the layout of :func:`siri_verl.data.toy.to_verl_row`)."""
+    return {
+        "data_source": data_source,
+        "prompt": [{"role": "user", "content": problem.question}],
+        "ability": "math",
+        "reward_model": {"style": "rule", "ground_truth": problem.answer},
+        "extra_info": {"split": problem.split, "index": index, "num_digits": len(problem.digits)},
+    }
+
+
+def sft_rows(problems: list[SumProblem], recheck_p: float, seed: int) -> list[dict]:
+    """Warm-start SFT rows: the question, then ``<think>\\n`` (no loss) + a mixed-style response."""
+    rng = random.Random(f"running_sums_sft:{seed}")
+    rows = []
+    for problem in problems:
+        response = problem.response(style_recheck_p(rng, recheck_p), rng)
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": problem.question},
+                    {"role": "assistant", "content": ASSISTANT_PREFIX + response},
+                ],
+                "assistant_prefix": ASSISTANT_PREFIX,
+            }
+        )
+    return rows
+
+
+def long_trace_rows(problems: list[SumProblem], recheck_p: float, seed: int) -> list[dict]:
+    """Cold-start input rows: ``question`` and a full ``trace`` (think block + boxed answer)."""
+    rng = random.Random(f"running_sums_traces:{seed}")
+    return [
+        {"question": p.question, "trace": ASSISTANT_PREFIX + p.response(style_recheck_p(rng, recheck_p), rng)}
+        for p in problems
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule-based summariser
+# ---------------------------------------------------------------------------------------------
+
+
+def summary_of(request: str) -> str:
+    """The state after the reasoning in a cold-start summariser request: ``"<sum>|<digits left>"``.
+
+    ``request`` is the text of a :data:`~siri_verl.inftythink.coldstart.FIRST_PROMPT` or
+    :data:`~siri_verl.inftythink.coldstart.UPDATE_PROMPT` (chat-rendered or not). The state
+    starts from the question (the first step adds two digits) or from the previous summary,
+    then advances one digit per ``S`` step in the new reasoning (re-checks change nothing).
+    The sum is computed from the digits, not copied, and every step must add the next digit.
+    """
+    question = _QUESTION_LINE.search(request)
+    if question is None:
+        raise ValueError(f"summariser request without a Q<digits> question line: {request[:200]!r}")
+    previous = _STATE_LINE.search(request)
+    if previous is not None:
+        total, left = int(previous.group(1)), [int(d) for d in previous.group(2)]
+    else:
+        digits = [int(d) for d in question.group(1)]
+        total, left = digits[0], digits[1:]
+    for match in _STEP_LINE.finditer(request):
+        digit = int(match.group(2))
+        if not left or left[0] != digit:
+            raise ValueError(f"step {match.group(0)!r} does not add the next digit of {left!r}: {request[:200]!r}")
+        total += left.pop(0)
+    return f"{total}|{''.join(map(str, left))}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningSumsSpec:
+    """Every setting of the written data set (part of its cache key in ``siri_verl.assets``)."""
+
+    seed: int = 0
+    # Digits per problem (inclusive): the single-turn task and the InftyThink+ (long) task.
+    num_digits: tuple[int, int] = (3, 8)
+    long_num_digits: tuple[int, int] = (10, 24)
+    # Chance of a re-check after each step in a verbose-style solution.
+    recheck_p: float = 0.5
+    # Problems per file. RL prompts (single turn): train / tune / test.
+    train_size: int = 4000
+    tune_size: int = 200
+    test_size: int = 200
+    # Warm-start SFT rows, drawn from the train split (a row per distinct problem).
+    sft_size: int = 16000
+    # InftyThink+ (long) RL prompts and the long traces of the cold start (train split).
+    long_train_size: int = 2000
+    long_test_size: int = 100
+    long_traces_size: int = 2000
+    # Bumped whenever the text layout changes, so stale caches are not reused.
+    version: int = 1
+
+    def cache_key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+# File names written by write_dataset, by asset-like key.
+FILES = {
+    "running_sums_train": "train.parquet",
+    "running_sums_tune": "tune.parquet",
+    "running_sums_test": "test.parquet",
+    "long_sums_train": "long_train.parquet",
+    "long_sums_test": "long_test.parquet",
+    "running_sums_sft": "sft.parquet",
+    "long_sums_traces": "long_traces.jsonl",
+}
+
+
+def write_rl_parquet(problems: list[SumProblem], path: Path, data_source: str = DATA_SOURCE) -> Path:
+    import pandas as pd
+
+    pd.DataFrame([to_verl_row(p, i, data_source) for i, p in enumerate(problems)]).to_parquet(path)
+    return path
+
+
+def write_sft_parquet(rows: list[dict], path: Path) -> Path:
+    import pandas as pd
+
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def write_long_traces(rows: list[dict], path: Path) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_dataset(out_dir: str | Path, spec: RunningSumsSpec = RunningSumsSpec()) -> dict[str, Path]:
+    """Write every file of :data:`FILES` under ``out_dir``; returns their paths by key.
+
+    The SFT rows and the long traces come from other draws of the train split than the RL
+    prompts (another seed), so they overlap the RL training prompts only by chance, and never
+    the tune or test prompts.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed, short, long = spec.seed, spec.num_digits, spec.long_num_digits
+    paths = {key: out / name for key, name in FILES.items()}
+    for split, size in (("train", spec.train_size), ("tune", spec.tune_size), ("test", spec.test_size)):
+        write_rl_parquet(sample_problems(split, size, short, seed), paths[f"running_sums_{split}"])
+    for split, size in (("train", spec.long_train_size), ("test", spec.long_test_size)):
+        write_rl_parquet(sample_problems(split, size, long, seed), paths[f"long_sums_{split}"], LONG_DATA_SOURCE)
+    sft_problems = sample_problems("train", spec.sft_size, short, seed + 1)
+    write_sft_parquet(sft_rows(sft_problems, spec.recheck_p, seed), paths["running_sums_sft"])
+    trace_problems = sample_problems("train", spec.long_traces_size, long, seed + 1)
+    write_long_traces(long_trace_rows(trace_problems, spec.recheck_p, seed), paths["long_sums_traces"])
+    return paths
+
+
+def ensure_dataset(spec: RunningSumsSpec = RunningSumsSpec(), root: Path | None = None) -> dict[str, Path]:
+    """The files of :func:`write_dataset` under ``<cache>/data/running_sums-<key>``, written once
+    (atomically: a half-written directory is never trusted)."""
+    from siri_verl.models.tiny import cache_root, publish_atomically
+
+    target = (root or cache_root()) / "data" / f"running_sums-{spec.cache_key()}"
+    if not target.is_dir():
+        publish_atomically(target, lambda staging: write_dataset(staging, spec))
+    return {key: target / name for key, name in FILES.items()}
+

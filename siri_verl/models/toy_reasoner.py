@@ -1,0 +1,249 @@
+"""The toy reasoner of the toy-scale study: a character tokenizer, a 1M Qwen2, and its SFT builds.
+
+Everything is made offline and cached under ``cache_root()`` keyed by what it was built from:
+
+1. :func:`build_tokenizer`: one token per character of printable ASCII and ``\\n``, plus single
+   tokens for the R1-style tags, ``\\boxed{`` and the paragraph break ``\\n\\n``, with the
+   DeepSeek-R1-Distill special tokens and chat template of :mod:`siri_verl.models.tiny`. Token
+   counts are predictable: a running-sum step such as ``S10+8=18`` and its paragraph break are
+   9 tokens.
+2. :func:`ensure_toy_reasoner_base`: a randomly initialised Qwen2 (hidden 128, 4 layers, about
+   1M parameters) with that tokenizer: asset ``toy_reasoner_base``.
+3. :func:`ensure_toy_warmstart`: the warm start, ``python -m siri_verl.sft recipe=toy_warmstart``
+   (verl's SFT trainer, one CPU process) on concise and verbose running-sum solutions from the
+   base model: asset ``toy_warmstart_model``.
+4. :func:`ensure_toy_inftythink`: the InftyThink+ cold start through the real pipeline: long
+   traces -> ``python -m siri_verl.inftythink.coldstart --backend toy_rule`` (segments of η
+   tokens, rule-written summaries) -> ``python -m siri_verl.sft recipe=toy_inftythink_coldstart``
+   from the warm start: asset ``toy_inftythink_model``.
+
+Each SFT build runs the recipe as a subprocess, takes the last ``global_step_N/huggingface``
+directory it saved, and publishes it atomically with the run's log and MLflow store under
+``build/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from siri_verl.models.tiny import (
+    ASSISTANT,
+    BOS,
+    CHAT_TEMPLATE,
+    EOS,
+    PAD,
+    TAG_TOKENS,
+    USER,
+    build_model,
+    cache_root,
+    publish_atomically,
+)
+
+# One token each: every printable ASCII character and the line break.
+CHARACTERS = [chr(code) for code in range(32, 127)] + ["\n"]
+# Multi-character tokens of the task's layout (added, not special: decoding keeps them).
+LAYOUT_TOKENS = [*TAG_TOKENS, "\\boxed{", "\n\n"]
+# Any other character (none occurs in the task or the cold-start prompts) becomes this token.
+UNK = "<|endoftext|>"
+
+# The InftyThink+ cold start's η: most reasoning tokens per segment (about 5 steps).
+TOY_ETA = 48
+
+
+@dataclass(frozen=True)
+class ToyReasonerSpec:
+    """Every setting of the base model (part of every cache key built on it)."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 512
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 512
+    seed: int = 0
+    # Bumped whenever the tokenizer or model code changes, so stale caches are not reused.
+    builder_version: int = 1
+
+    def cache_key(self) -> str:
+        return _digest(asdict(self))
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def build_tokenizer():
+    """A character-level ``PreTrainedTokenizerFast`` with R1-style specials and chat template.
+
+    Written as a byte-level BPE with no merges, so that it is one token per character both as
+    built and as reloaded by ``AutoTokenizer`` (which, for a ``qwen2`` model directory, rebuilds
+    the tokenizer as ``Qwen2Tokenizer`` with byte-level pre-tokenisation and ``<|endoftext|>`` as
+    its unknown token: anything else would lose spaces and line breaks on reload).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    byte_chars = _bytes_to_unicode()
+    specials = [BOS, EOS, PAD, USER, ASSISTANT, UNK]
+    characters = [byte_chars[ord(c)] for c in CHARACTERS]
+    vocab = {token: index for index, token in enumerate(specials + characters)}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        additional_special_tokens=[USER, ASSISTANT],
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.add_tokens(LAYOUT_TOKENS)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table, the alphabet of byte-level BPE."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, shift = {b: chr(b) for b in printable}, 0
+    for byte in range(256):
+        if byte not in table:
+            table[byte] = chr(256 + shift)
+            shift += 1
+    return table
+
+
+def ensure_toy_reasoner_base(spec: ToyReasonerSpec | None = None, root: Path | None = None) -> Path:
+    """The randomly initialised toy reasoner and its tokenizer (an HF directory), built once."""
+    spec = spec or ToyReasonerSpec()
+    target = (root or cache_root()) / "models" / f"toy-reasoner-base-{spec.cache_key()}"
+    if (target / "config.json").exists():
+        return target
+
+    def write(staging: Path) -> None:
+        tokenizer = build_tokenizer()
+        build_model(spec, tokenizer).save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "siri_verl_spec.json").write_text(json.dumps(asdict(spec), indent=2))
+
+    return publish_atomically(target, write)
+
+
+# ---------------------------------------------------------------------------------------------
+# SFT builds
+# ---------------------------------------------------------------------------------------------
+
+
+def _recipe_text(recipe: str) -> str:
+    from siri_verl.config import conf_dir
+
+    return (Path(conf_dir()) / "sft" / "recipe" / f"{recipe}.yaml").read_text()
+
+
+def _final_hf_dir(checkpoints: Path) -> Path:
+    """The ``huggingface`` directory of the highest ``global_step_N`` under ``checkpoints``."""
+    steps = sorted(
+        (int(path.parent.name.removeprefix("global_step_")), path)
+        for path in checkpoints.glob("global_step_*/huggingface")
+        if (path / "config.json").exists()
+    )
+    if not steps:
+        raise FileNotFoundError(f"no global_step_*/huggingface with a config.json under {checkpoints}")
+    return steps[-1][1]
+
+
+def run_sft_build(name: str, recipe: str, overrides: dict[str, str], key_parts: dict, root: Path | None = None) -> Path:
+    """Run ``python -m siri_verl.sft recipe=<recipe> <overrides>`` once and cache its final model.
+
+    The cache key covers ``key_parts`` (what the inputs were built from), the recipe file's text
+    and the overrides. A failed run raises, naming its log (kept beside the cache entry).
+    """
+    key = _digest({"recipe": recipe, "recipe_text": _recipe_text(recipe), "overrides": overrides, **key_parts})
+    target = (root or cache_root()) / "models" / f"{name}-{key}"
+    if (target / "config.json").exists():
+        return target
+
+    def write(staging: Path) -> None:
+        build = staging / "build"
+        command = [
+            sys.executable, "-m", "siri_verl.sft", f"recipe={recipe}",
+            *(f"{k}={v}" for k, v in overrides.items()),
+            f"hydra.run.dir={build}",
+            f"trainer.default_local_dir={build / 'checkpoints'}",
+            f"siri_verl.mlflow.tracking_uri=sqlite:///{build / 'mlflow.db'}",
+        ]  # fmt: skip
+        # The build's run is its own, never a child of whatever run resolved the asset.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "SIRI_VERL_PARENT_RUN_ID"}
+        build.mkdir(parents=True)
+        log_path = build / "sft.log"
+        print(f"siri_verl: building {name} ({' '.join(command[1:])}); log: {log_path}", file=sys.stderr, flush=True)
+        with log_path.open("w") as log:
+            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=staging)
+        if result.returncode != 0:
+            kept = target.with_name(target.name + ".failed.log")
+            shutil.copyfile(log_path, kept)
+            raise RuntimeError(f"building {name} failed (exit {result.returncode}): {' '.join(command)}; log: {kept}")
+        hf_dir = _final_hf_dir(build / "checkpoints")
+        for item in hf_dir.iterdir():
+            shutil.move(str(item), staging / item.name)
+        shutil.rmtree(build / "checkpoints")
+        (staging / "siri_verl_spec.json").write_text(
+            json.dumps({"recipe": recipe, "overrides": overrides, "from": hf_dir.parent.name, **key_parts}, indent=2)
+        )
+
+    return publish_atomically(target, write)
+
+
+def ensure_toy_warmstart(root: Path | None = None) -> Path:
+    """The warm-start policy: ``recipe=toy_warmstart`` from the base model on the SFT rows."""
+    from siri_verl.data.running_sums import ensure_dataset
+
+    base = ensure_toy_reasoner_base(root=root)
+    data = ensure_dataset(root=root)
+    overrides = {"model.path": str(base), "data.train_files": str(data["running_sums_sft"])}
+    key_parts = {"base": base.name, "data": data["running_sums_sft"].parent.name}
+    return run_sft_build("toy-warmstart", "toy_warmstart", overrides, key_parts, root)
+
+
+def build_coldstart_data(out: Path, traces: Path, tokenizer_dir: Path, eta: int = TOY_ETA) -> Path:
+    """``python -m siri_verl.inftythink.coldstart`` on the long traces with the rule summariser;
+    returns ``<out>/train.parquet``."""
+    from siri_verl.inftythink import coldstart
+
+    args = ["--input", str(traces), "--out", str(out), "--backend", "toy_rule", "--summarizer", str(tokenizer_dir),
+            "--tokenizer", str(tokenizer_dir), "--eta", str(eta), "--max-retries", "0"]  # fmt: skip
+    summary = coldstart.run(coldstart.parse_args(args))
+    if summary["malformed"] or summary["failed"]:
+        raise RuntimeError(f"cold start on {traces}: {summary}")
+    return out / "train.parquet"
+
+
+def ensure_toy_inftythink(root: Path | None = None, eta: int = TOY_ETA) -> Path:
+    """The InftyThink+ cold-start policy: segmented long traces, then
+    ``recipe=toy_inftythink_coldstart`` from the warm start (which already adds digits, as
+    R1-Distill already reasons before the paper's cold start)."""
+    from siri_verl.data.running_sums import ensure_dataset
+
+    warmstart = ensure_toy_warmstart(root)
+    data = ensure_dataset(root=root)
+    segmented = data["long_sums_traces"].parent / f"coldstart-eta{eta}-{warmstart.name}"
+    if not segmented.is_dir():
+        traces = data["long_sums_traces"]
+        publish_atomically(segmented, lambda staging: build_coldstart_data(staging, traces, warmstart, eta))
+    train = segmented / "train.parquet"
+    overrides = {"model.path": str(warmstart), "data.train_files": str(train)}
+    key_parts = {"warmstart": warmstart.name, "data": data["long_sums_traces"].parent.name, "eta": eta}
+    return run_sft_build("toy-inftythink", "toy_inftythink_coldstart", overrides, key_parts, root)
+
+
+if __name__ == "__main__":
+    print(ensure_toy_reasoner_base())
