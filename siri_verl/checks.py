@@ -150,6 +150,72 @@ def inftythink_settings_are_possible(cfg: DictConfig, choices: Mapping[str, str]
     settings.validate(response_length=int(OmegaConf.select(cfg, "data.max_response_length")))
 
 
+DATA_FILE_KEYS = ("data.train_files", "data.val_files")
+
+
+def _local_data_files(cfg: DictConfig, key: str) -> list[str]:
+    """The local paths under ``key`` (a path or a list of paths), resolved.
+
+    Left out: built assets (``${siri_verl_asset:...}``: resolving one builds it, which the
+    launcher does on the driver right after these checks), remote URIs (``hdfs://``, ``s3://``:
+    verl or the loader fetch them), and unset or unresolvable values (reported elsewhere).
+    """
+    import re
+
+    from omegaconf.errors import OmegaConfBaseException
+
+    from siri_verl.assets import RESOLVER_NAME
+
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key)
+    if parent is None or leaf not in parent.keys() or OmegaConf.is_missing(parent, leaf):  # `in` would resolve
+        return []
+    raw = OmegaConf.to_container(parent, resolve=False)[leaf]
+
+    def built(unresolved) -> bool:
+        return f"${{{RESOLVER_NAME}:" in str(unresolved)
+
+    try:  # element by element: reading an asset's element would build it
+        if isinstance(raw, list):
+            paths = [str(parent[leaf][i]) for i, item in enumerate(raw) if not built(item)]
+        elif raw is None or built(raw):
+            paths = []
+        else:
+            value = parent[leaf]
+            paths = [value] if isinstance(value, str) else [str(item) for item in value]
+    except OmegaConfBaseException:
+        return []
+    return [path for path in paths if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path)]
+
+
+@config_check
+def data_files_exist(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    """Every local ``data.train_files`` / ``data.val_files`` entry is a file.
+
+    verl opens them only in its TaskRunner, after Ray has started: half a minute later, under a
+    Ray traceback. Paths are taken as verl takes them: relative to the working directory, with
+    no ``~`` expansion. The error names the key and the file, and the ``prepare`` command that
+    writes the data sets it knows.
+    """
+    from siri_verl.data.sources import SOURCES
+
+    missing = [(key, path) for key in DATA_FILE_KEYS for path in _local_data_files(cfg, key) if not os.path.isfile(path)]
+    if not missing:
+        return
+    lines = [f"{key}: {path} not found" + (" (verl does not expand ~)" if path.startswith("~") else "") for key, path in missing]
+    by_dir: dict[str, list[str]] = {}
+    for _, path in missing:
+        name, suffix = os.path.splitext(os.path.basename(path))
+        if suffix == ".parquet" and name in SOURCES:
+            by_dir.setdefault(os.path.dirname(path) or ".", []).append(name)
+    for out, names in by_dir.items():
+        lines.append(
+            f"write them with: python -m siri_verl.data prepare {' '.join(dict.fromkeys(names))} --out {out}"
+            " (add --from DIR to read a local mirror instead of the Hugging Face hub)"
+        )
+    raise ConfigError("missing data files:\n  " + "\n  ".join(lines))
+
+
 def require_int(name: str, value, *, minimum: int) -> int:
     """``value`` as an int >= ``minimum`` (bools refused); errors name the setting ``name``."""
     import operator

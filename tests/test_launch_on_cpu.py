@@ -20,8 +20,12 @@ def choices_of(cfg) -> dict:
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_every_recipe_composes_and_passes_its_checks(recipe):
-    cfg = compose_recipe(recipe)
+def test_every_recipe_composes_and_passes_its_checks(recipe, tmp_path):
+    from siri_verl.data.sources import SOURCES
+
+    for name in SOURCES:  # what `python -m siri_verl.data prepare` writes (the data files are checked)
+        (tmp_path / f"{name}.parquet").touch()
+    cfg = compose_recipe(recipe, [f"siri_verl.data_dir={tmp_path}"])
     choices = choices_of(cfg)
     choices["backend"] = "cpu"  # the GPU requirement is checked separately below
     run_checks(cfg, choices)
