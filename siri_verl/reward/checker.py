@@ -16,7 +16,16 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
+from siri_verl.reward.deadline import warn_once
+
 DEFAULT_TIMEOUT_S = 5.0
+# The reason of an answer that could not be checked at all (no worker could run math-verify on
+# it, or it raised): not a verdict. It scores 0 for training, since there is no better number,
+# and is counted apart everywhere (``reward/checker_errors`` per step, ``checker_errors`` in eval).
+CHECKER_ERROR = "checker_error"
+# A real parse-and-verify each worker runs before its first item (loads the LaTeX grammar and
+# sympy's simplification paths), so no item's deadline pays for a cold start.
+WARM_UP_ITEM = ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}")
 
 # --- normalisation --------------------------------------------------------------------------
 
@@ -164,10 +173,16 @@ def math_verify_check(pred: str, gold: str) -> bool:
     return bool(verify(parsed_gold, parsed_pred, timeout_seconds=None))
 
 
+def warm_up() -> None:
+    """Check :data:`WARM_UP_ITEM` (equal); raise if math-verify does not say so."""
+    if not math_verify_check(*WARM_UP_ITEM):
+        raise RuntimeError(f"math-verify warm-up: {WARM_UP_ITEM[0]!r} vs {WARM_UP_ITEM[1]!r} was not found equal")
+
+
 def check_answer(pred: str | None, gold, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[bool, str]:
     """(acc, reason) for an extracted answer against a gold answer; reason is one of
-    ``correct``, ``wrong``, ``no_answer``, ``timeout``. Never raises; math-verify runs in a
-    worker process that is killed when it overruns ``timeout_s``."""
+    ``correct``, ``wrong``, ``no_answer``, ``timeout``, ``checker_error``. Never raises;
+    math-verify runs in a worker process that is killed when it overruns ``timeout_s``."""
     verdict, reason = decide_fast(pred, gold)
     if reason is not None:
         return verdict, reason
@@ -194,7 +209,12 @@ def decide_fast(pred: str | None, gold) -> tuple[bool, str | None]:
 
 
 def _verdict(status: str, value) -> tuple[bool, str]:
+    """(acc, reason) from a pool's ``(status, value)`` (``deadline.DeadlinePool.run``)."""
     if status == "timeout":
         return False, "timeout"
-    acc = status == "ok" and bool(value)
-    return acc, "correct" if acc else "wrong"
+    if status != "ok":
+        warn_once(CHECKER_ERROR, f"siri_verl answer checker: an answer could not be checked ({value}). It is "
+                                 f"scored 0 with reason {CHECKER_ERROR!r}, counted in reward/{CHECKER_ERROR}s; "
+                                 f"this warning is shown once per process.")
+        return False, CHECKER_ERROR
+    return bool(value), "correct" if value else "wrong"

@@ -4,7 +4,14 @@ Recipes point ``reward.custom_reward_function.path`` at this package and ``name`
 ``compute_score`` (verl's NaiveRewardManager signature) or ``compute_score_batch`` (its
 BatchRewardManager signature). Every result is a dict with ``score`` (1.0 / 0.0), ``acc``,
 ``pred`` (the extracted answer or None) and ``reason`` (``correct``, ``wrong``, ``no_answer``,
-``truncated`` or ``timeout``). Nothing here raises: a bad row yields a reason, not an exception.
+``truncated``, ``timeout`` or ``checker_error``). Nothing here raises: a bad row yields a reason,
+not an exception.
+
+``checker_error`` is not a verdict: no worker could run math-verify on the answer, even after a
+retry on a fresh worker (see ``deadline.py``). It scores 0, since there is no better number for
+training, is warned about once per process (``logging``), and is counted apart: per training
+step as ``reward/checker_errors`` (``siri_verl/trainer.py``), per benchmark as
+``checker_errors`` in the eval summary.
 
 Configuration per call, from keyword arguments (verl's ``reward_kwargs``) or ``extra_info``:
 ``think_end`` (marker ending the reasoning; None to read the whole response),
