@@ -5,7 +5,7 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
 
 - adds the metrics of every registered :func:`metric_collector` to each step's metrics, which
   verl then logs to the console and MLflow (SIRI: cap, phase, truncation against the cap,
-  response lengths; InftyThink: segments per trajectory...);
+  response lengths; InftyThink: segments per trajectory...; here: ``reward/checker_errors``);
 - saves a checkpoint at every step a registered :func:`checkpoint_wanted` asks for, with verl's
   own ``_save_checkpoint`` at the point of the step where verl saves (after training, before the
   weight sync wakes the rollout replicas), unless verl's ``trainer.save_freq`` already saved it;
@@ -35,6 +35,8 @@ from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
+
+from siri_verl.reward.checker import CHECKER_ERROR
 
 TRAINER_MODE = "siri_verl"
 
@@ -208,3 +210,18 @@ def length_stats(prefix: str, lengths: list[int]) -> dict:
         f"{prefix}/p50": float(np.percentile(values, 50)),
         f"{prefix}/p90": float(np.percentile(values, 90)),
     }
+
+
+@metric_collector
+def checker_error_metrics(config, global_step: int, rows: list[RolloutRow]) -> dict:
+    """``reward/checker_errors``: the step's rows whose answer could not be checked at all.
+
+    Such a row scores 0 like a wrong answer but its 0 is not a verdict (``siri_verl/reward/
+    score.py``); it arrives as ``reason`` in the reward's extra info. Counted per row: the
+    segments of an InftyThink trajectory all carry its final row's reward, so each counts.
+    """
+    infos = [row.extra_fields.get("reward_extra_info") for row in rows]
+    reasons = [info.get("reason") for info in infos if isinstance(info, dict)]
+    if not reasons:
+        return {}
+    return {"reward/checker_errors": float(sum(reason == CHECKER_ERROR for reason in reasons))}
