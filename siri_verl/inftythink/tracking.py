@@ -4,6 +4,7 @@ Per trajectory (its final row carries the trajectory's fields):
 ``inftythink/segments/{mean,max}``, ``inftythink/trajectory_tokens/mean``,
 ``inftythink/summary_tokens/mean`` (per summary), ``inftythink/invalid_format_rate``,
 ``inftythink/stopped_by_max_segments_rate`` (φ), ``inftythink/stopped_by_segment_cap_rate`` (η),
+``inftythink/stopped_by_context_full_rate`` (the history filled ``rollout.max_model_len``),
 ``inftythink/latency_s/mean``; per row: ``inftythink/segment_tokens/mean``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from siri_verl.inftythink.protocol import StopReason
 from siri_verl.trainer import RolloutRow, metric_collector
 
 
@@ -33,9 +35,10 @@ def inftythink_metrics(config, global_step: int, rows: list[RolloutRow]) -> dict
         "inftythink/trajectory_tokens/mean": float(np.mean([f["inftythink_total_tokens"] for f in finals])),
         "inftythink/segment_tokens/mean": float(np.mean([row.response_length for row in segments])),
         "inftythink/summary_tokens/mean": sum(f["inftythink_summary_tokens"] for f in finals) / summaries if summaries else 0.0,
-        "inftythink/invalid_format_rate": _rate([stop == "invalid_format" for stop in stops]),
-        "inftythink/stopped_by_max_segments_rate": _rate([stop == "max_segments" for stop in stops]),
-        "inftythink/stopped_by_segment_cap_rate": _rate([stop == "token_cap" for stop in stops]),
+        "inftythink/invalid_format_rate": _rate([stop == StopReason.INVALID_FORMAT for stop in stops]),
+        "inftythink/stopped_by_max_segments_rate": _rate([stop == StopReason.MAX_SEGMENTS for stop in stops]),
+        "inftythink/stopped_by_segment_cap_rate": _rate([stop == StopReason.TOKEN_CAP for stop in stops]),
+        "inftythink/stopped_by_context_full_rate": _rate([stop == StopReason.CONTEXT_FULL for stop in stops]),
         "inftythink/latency_s/mean": float(np.mean([f["inftythink_latency_s"] for f in finals])),
         "inftythink/max_segments": float(finals[0]["inftythink_max_segments"]),
         "inftythink/segment_cap": float(finals[0]["inftythink_segment_cap"]),
