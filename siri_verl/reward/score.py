@@ -1,11 +1,15 @@
 """verl reward entry points: ``compute_score`` (one response) and ``score_batch`` (many, in parallel).
 
-Recipes point ``reward.custom_reward_function.path`` at this package and ``name`` at
-``compute_score`` (verl's NaiveRewardManager signature) or ``compute_score_batch`` (its
-BatchRewardManager signature). Every result is a dict with ``score`` (1.0 / 0.0), ``acc``,
-``pred`` (the extracted answer or None) and ``reason`` (``correct``, ``wrong``, ``no_answer``,
-``truncated``, ``timeout`` or ``checker_error``). Nothing here raises: a bad row yields a reason,
-not an exception.
+Recipes do not name this module: each gets its reward from its agent loop's config
+(``conf/agent_loop/*.yaml``; the pairing is ``siri_verl/reward/routing.py``). This is the answer
+check under every one of those rewards: SIRI's (``siri_verl.siri.reward``) and InftyThink's
+(``siri_verl.inftythink.reward``) call :func:`compute_score`, and verl's own
+``single_turn_agent`` loop is scored by it directly (``pkg://siri_verl.reward``).
+``compute_score`` has the signature of verl's custom reward function (NaiveRewardManager's);
+``compute_score_batch`` that of BatchRewardManager. Every result is a dict with ``score``
+(1.0 / 0.0), ``acc``, ``pred`` (the extracted answer or None) and ``reason`` (``correct``,
+``wrong``, ``no_answer``, ``truncated``, ``timeout`` or ``checker_error``). Nothing here raises:
+a bad row yields a reason, not an exception.
 
 ``checker_error`` is not a verdict: no worker could run math-verify on the answer, even after a
 retry on a fresh worker (see ``deadline.py``). It scores 0, since there is no better number for
