@@ -53,7 +53,7 @@ INTERNAL = "internal"
 PRIVATE = "private"
 
 # Packages whose symbols count as verl's: verl itself and transfer_queue, verl's data plane,
-# whose batches our trainer reads (verl requires TransferQueue>=0.1.10, unpinned).
+# whose batches our trainer reads (verl requires TransferQueue>=0.1.10; pyproject.toml pins it).
 VERL_PACKAGES = ("verl", "transfer_queue")
 
 
