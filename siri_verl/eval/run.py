@@ -243,17 +243,16 @@ def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path) -> No
     import mlflow
 
     from siri_verl.tracking.pareto import EVAL_ACC_METRIC, EVAL_TOKENS_METRIC
-    from siri_verl.tracking.runs import absolute_tracking_uri
+    from siri_verl.tracking.runs import absolute_tracking_uri, experiment_id, tracking_client
 
-    client = mlflow.MlflowClient(absolute_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri))
-    experiment = client.get_experiment_by_name(cfg.mlflow.experiment)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.mlflow.experiment)
+    client = tracking_client(absolute_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri))
+    experiment = experiment_id(client, cfg.mlflow.experiment)
     tags = {"siri_verl.kind": "eval", "siri_verl.model": str(cfg.model), "siri_verl.mode": cfg.mode}
     if cfg.mlflow.train_run_id:
         tags["siri_verl.train_run_id"] = str(cfg.mlflow.train_run_id)
     if cfg.mlflow.checkpoint_step is not None:
         tags["siri_verl.checkpoint_step"] = str(cfg.mlflow.checkpoint_step)
-    run = client.create_run(experiment_id, run_name=cfg.mlflow.run_name or Path(str(cfg.model)).name, tags=tags)
+    run = client.create_run(experiment, run_name=cfg.mlflow.run_name or Path(str(cfg.model)).name, tags=tags)
     for key in ("n", "temperature", "top_p", "max_tokens", "mode", "backend", "limit"):
         client.log_param(run.info.run_id, key, cfg[key])
     metrics, now = {}, int(time.time() * 1000)

@@ -182,7 +182,9 @@ def keep_phase_end_checkpoint(trainer, global_step: int, checkpoint_dir: str, as
     if async_save:  # refused at compose time too (below); a config built elsewhere lands here
         raise RuntimeError(f"cannot keep {checkpoint_dir}: {ASYNC_SAVE_KEY}=true, its files may still be being written")
     kept = keep_checkpoint(checkpoint_dir, os.path.join(trainer.config.trainer.default_local_dir, PHASE_END_DIR))
-    record = trainer.__dict__.setdefault("siri_phase_end_checkpoints", {"low": [], "high": []})
+    if "siri_phase_end_checkpoints" not in trainer.__dict__:
+        trainer.siri_phase_end_checkpoints = _tagged_phase_ends()
+    record = trainer.siri_phase_end_checkpoints
     if kept not in record[kind]:
         record[kind].append(kept)
     _tag_mlflow_run(f"siri/{kind}_checkpoints", ",".join(record[kind]))
@@ -196,6 +198,16 @@ def kept_checkpoints_need_synchronous_saves(cfg, choices) -> None:
             f"siri_verl.keep_phase_end_checkpoints=true needs {ASYNC_SAVE_KEY}=false: an asynchronous "
             "save is still being written when verl reports it, so it cannot be kept then"
         )
+
+
+def _tagged_phase_ends() -> dict[str, list[str]]:
+    """The kept checkpoints the MLflow run already lists: a resumed job continues its run
+    (``siri_verl.tracking.runs``), and its tags must keep the phase ends from before the resume."""
+    import mlflow
+
+    run = mlflow.active_run()
+    tags = mlflow.get_run(run.info.run_id).data.tags if run is not None else {}
+    return {kind: [p for p in tags.get(f"siri/{kind}_checkpoints", "").split(",") if p] for kind in ("low", "high")}
 
 
 def _tag_mlflow_run(key: str, value: str) -> None:

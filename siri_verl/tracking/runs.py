@@ -5,11 +5,29 @@ step's metrics from inside the TaskRunner actor. It attaches to the run opened h
 ``MLFLOW_RUN_ID`` and ``MLFLOW_TRACKING_URI``, which travel to the actor in Ray's runtime env.
 Opening the run on the driver gives the job its run id up front: the summary, a sweep's
 parent run and the eval links all need it.
+
+A job that verl resumes from a checkpoint continues the MLflow run of the job that wrote it:
+the run id is kept in ``<trainer.default_local_dir>/mlflow_run.json`` (:data:`RUN_RECORD`), so
+the schedule's whole history is one run. When verl could not log its config into that run
+again (MLflow params are immutable: a changed setting, or another tracking store), the job
+opens a new run tagged ``siri_verl.resumed_from_run_id`` instead, and says why.
+
+Each run records its owner (host, pid, process start time) in tags; a run still ``RUNNING``
+whose owner on this host is gone (a ``kill -9``, an OOM kill) is marked ``KILLED`` when the
+next job opens a run in the same experiment.
+
+Several processes may share one SQLite file (two terminals, a parallel sweep launcher): MLflow
+migrates a new database's schema without a lock, so :func:`tracking_client` creates it under a
+file lock, and :func:`experiment_id` creates an experiment only once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import socket
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +37,15 @@ import siri_verl
 
 # Set by the Hydra sweep callback so that each job becomes a child of the sweep's run.
 PARENT_RUN_ENV = "SIRI_VERL_PARENT_RUN_ID"
+
+# In trainer.default_local_dir beside verl's global_step_N folders: the run that wrote them.
+RUN_RECORD = "mlflow_run.json"
+
+# Who is logging to a run: the driver process that opened it.
+OWNER_HOST_TAG = "siri_verl.owner.host"
+OWNER_PID_TAG = "siri_verl.owner.pid"
+OWNER_STARTED_TAG = "siri_verl.owner.started"  # the process's start time: a reused pid is not the owner
+RESUMED_FROM_TAG = "siri_verl.resumed_from_run_id"
 
 
 @dataclass
@@ -59,26 +86,252 @@ def _run_name(cfg: DictConfig) -> str:
     return name
 
 
+# -- one SQLite store, many processes ----------------------------------------------------------
+
+
+def _sqlite_path(uri: str) -> str | None:
+    prefix = "sqlite:///"
+    return uri[len(prefix) :] if uri.startswith(prefix) else None
+
+
+def _store_lock(uri: str):
+    """An exclusive lock (a context manager) for the store at ``uri``, shared by all processes."""
+    import fcntl
+    from contextlib import contextmanager
+
+    name = hashlib.sha256(str(Path(_sqlite_path(uri)).resolve()).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"siri_verl_mlflow_{name}.lock"
+
+    @contextmanager
+    def held():
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return held()
+
+
+def tracking_client(uri: str):
+    """An ``MlflowClient`` for ``uri`` whose store is ready.
+
+    MLflow creates a new SQLite database (tables, then a few dozen schema migrations) without
+    a lock, so two processes starting on one new file break each other ("duplicate column",
+    "Online migration expected to match one row"). Here the first store of each process is
+    built under an exclusive file lock: the first process migrates, the others wait and find
+    the tables. MLflow keeps one store per URI and process, so later clients reuse it; once
+    the file exists, MLflow's own 20 s SQLite busy timeout lets concurrent writers queue.
+    """
+    import mlflow
+
+    if _sqlite_path(uri) is None:
+        return mlflow.MlflowClient(uri)
+    with _store_lock(uri):
+        return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+
+
+def experiment_id(client, name: str) -> str:
+    """The id of experiment ``name``, created if missing, also when another process races."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # created meanwhile by another process (unique name)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+# -- who owns a run ---------------------------------------------------------------------------
+
+
+def owner_tags(pid: int | None = None) -> dict[str, str]:
+    """Tags naming the process ``pid`` (default: this one) as a run's owner."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return {
+        OWNER_HOST_TAG: socket.gethostname(),
+        OWNER_PID_TAG: str(process.pid),
+        OWNER_STARTED_TAG: f"{process.create_time():.3f}",
+    }
+
+
+def owner_is_gone(tags: dict[str, str]) -> bool:
+    """True when the owner named in ``tags`` was on this host and is no longer running.
+
+    False when it is alive, on another host (nothing to tell from here) or not recorded.
+    """
+    import psutil
+
+    if tags.get(OWNER_HOST_TAG) != socket.gethostname() or OWNER_PID_TAG not in tags:
+        return False
+    try:
+        process = psutil.Process(int(tags[OWNER_PID_TAG]))
+        alive = process.status() != psutil.STATUS_ZOMBIE
+        started = process.create_time()
+    except psutil.NoSuchProcess:
+        return True
+    try:
+        recorded = float(tags.get(OWNER_STARTED_TAG, started))
+    except ValueError:
+        recorded = started
+    return not alive or abs(started - recorded) > 1.0  # another process now has that pid
+
+
+def mark_orphans_killed(client, experiment: str, keep: str | None = None) -> list[str]:
+    """Mark ``KILLED`` every run of ``experiment`` left ``RUNNING`` by an owner that is gone
+    (except ``keep``); returns their ids."""
+    host = socket.gethostname().replace("'", "")
+    runs = client.search_runs(
+        [experiment], filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_HOST_TAG}` = '{host}'"
+    )
+    killed = []
+    for run in runs:
+        if run.info.run_id != keep and owner_is_gone(run.data.tags):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+            print(
+                f"MLflow run {run.info.run_id} ({run.info.run_name}) was left RUNNING by process "
+                f"{run.data.tags[OWNER_PID_TAG]}, which is gone: marked KILLED",
+                flush=True,
+            )
+    return killed
+
+
+# -- which run a job logs to -------------------------------------------------------------------
+
+
+def resume_folder(cfg: DictConfig) -> str | None:
+    """The ``global_step_N`` folder verl's trainer will resume from, or None for a fresh start.
+
+    verl's rules (``RayPPOTrainer._load_checkpoint``): ``trainer.resume_mode=disable`` never
+    resumes; ``resume_path`` resumes from ``trainer.resume_from_path``; ``auto`` from the
+    latest checkpoint in ``trainer.default_local_dir``, if there is one. Relative paths are
+    taken from the working directory, as verl takes them.
+    """
+    mode = OmegaConf.select(cfg, "trainer.resume_mode", default="auto")
+    if mode == "disable":
+        return None
+    if mode == "resume_path":
+        path = OmegaConf.select(cfg, "trainer.resume_from_path")
+        return os.path.abspath(path) if path else None
+    from verl.utils.checkpoint.checkpoint_manager import find_latest_ckpt_path
+
+    return find_latest_ckpt_path(os.path.abspath(cfg.trainer.default_local_dir))
+
+
+def config_params(cfg: DictConfig) -> dict[str, str]:
+    """The config as verl logs it to MLflow (flattened, ``/``-separated keys), as text."""
+    from verl.utils.tracking import _compute_mlflow_params_from_objects
+
+    return {k: str(v) for k, v in _compute_mlflow_params_from_objects(OmegaConf.to_container(cfg, resolve=True)).items()}
+
+
+def read_run_record(checkpoint_dir: str | os.PathLike) -> dict | None:
+    path = Path(checkpoint_dir) / RUN_RECORD
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        print(f"WARNING {path}: unreadable ({error}); this job opens a new MLflow run", flush=True)
+        return None
+
+
+def write_run_record(checkpoint_dir: str | os.PathLike, record: dict) -> None:
+    """Write ``record`` to ``<checkpoint_dir>/mlflow_run.json`` atomically."""
+    directory = Path(checkpoint_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".{RUN_RECORD}.{os.getpid()}.tmp"
+    staging.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(staging, directory / RUN_RECORD)
+
+
+def run_to_continue(
+    client, cfg: DictConfig, uri: str, params: dict[str, str], folder: str | None
+) -> tuple[str | None, str | None]:
+    """``(run id to continue, None)``, or ``(None, run id to link to)``, or ``(None, None)``.
+
+    ``folder`` is the checkpoint verl resumes from (:func:`resume_folder`). A run is continued
+    when ``folder`` is in this job's own ``default_local_dir`` and its record names a live run
+    in this store with the same config; otherwise the checkpoint's run, if known, is linked to.
+    """
+    if folder is None:
+        return None, None
+    record = read_run_record(Path(folder).parent)
+    if record is None:
+        return None, None
+    previous = record.get("run_id")
+    reasons = []
+    if os.path.abspath(Path(folder).parent) != os.path.abspath(cfg.trainer.default_local_dir):
+        reasons.append(f"the checkpoint {folder} belongs to another job's directory")
+    if record.get("tracking_uri") != uri:
+        reasons.append(f"its run is in another tracking store ({record.get('tracking_uri')})")
+    else:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if client.get_run(previous).info.lifecycle_stage != "active":
+                reasons.append(f"its run {previous} was deleted")
+        except MlflowException:
+            reasons.append(f"its run {previous} is not in {uri}")
+    before = record.get("params") or {}
+    changed = sorted(k for k in set(params) | set(before) if params.get(k) != before.get(k))
+    if changed:
+        shown = ", ".join(f"{k}: {before.get(k)} -> {params.get(k)}" for k in changed[:5])
+        reasons.append(f"the config changed ({shown}{', ...' if len(changed) > 5 else ''}); MLflow params are immutable")
+    if not reasons:
+        return previous, None
+    print(f"MLflow: not continuing run {previous}: {'; '.join(reasons)}. A new run links to it "
+          f"({RESUMED_FROM_TAG}).", flush=True)
+    return None, previous
+
+
 def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | None:
+    """The job's MLflow run: the resumed job's own (see the module docstring), else a new one."""
     if not uses_mlflow(cfg):
         return None
     import mlflow
 
     uri = tracking_uri_from(cfg)
     mlflow.set_tracking_uri(uri)
-    experiment = mlflow.set_experiment(cfg.trainer.project_name)
-    tags = {
-        "siri_verl.version": siri_verl.__version__,
-        "siri_verl.kind": "train",
-        **{f"siri_verl.choice.{group}": str(choice) for group, choice in sorted(choices.items()) if "hydra" not in group},
-    }
+    client = tracking_client(uri)
+    experiment = experiment_id(client, cfg.trainer.project_name)
+    params = config_params(cfg)
+    folder = resume_folder(cfg)
+    continued, linked = run_to_continue(client, cfg, uri, params, folder)
+    mark_orphans_killed(client, experiment, keep=continued)
+    tags = owner_tags()
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:
         tags["mlflow.parentRunId"] = parent
-    client = mlflow.MlflowClient(uri)
-    run = client.create_run(experiment.experiment_id, run_name=_run_name(cfg), tags=tags)
-    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run.info.run_id}
-    return MlflowRun(run.info.run_id, uri, cfg.trainer.project_name, env)
+    if continued:
+        client.update_run(continued, status="RUNNING")
+        for key, value in tags.items():
+            client.set_tag(continued, key, value)
+        run_id = continued
+        print(f"MLflow: continuing run {run_id} (verl resumes from {folder})", flush=True)
+    else:
+        tags.update(
+            {
+                "siri_verl.version": siri_verl.__version__,
+                "siri_verl.kind": "train",
+                **{f"siri_verl.choice.{group}": str(choice) for group, choice in sorted(choices.items()) if "hydra" not in group},
+            }
+        )
+        if linked:
+            tags[RESUMED_FROM_TAG] = linked
+        run_id = client.create_run(experiment, run_name=_run_name(cfg), tags=tags).info.run_id
+    write_run_record(cfg.trainer.default_local_dir, {"run_id": run_id, "tracking_uri": uri, "params": params})
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run_id}
+    return MlflowRun(run_id, uri, cfg.trainer.project_name, env)
 
 
 def close_training_run(run: MlflowRun, succeeded: bool) -> None:
