@@ -30,8 +30,10 @@ from siri_verl.config import conf_dir
 
 
 def export_backend_env(cfg: DictConfig) -> dict[str, str]:
-    env = OmegaConf.select(cfg, "ray_kwargs.ray_init.runtime_env.env_vars", default=None) or {}
-    env = {str(k): str(v) for k, v in OmegaConf.to_container(env, resolve=True).items()}
+    env = OmegaConf.select(cfg, "ray_kwargs.ray_init.runtime_env.env_vars", default=None)
+    # backend=gpu sets no env_vars: nothing to export (to_container refuses None or a plain dict).
+    env = {} if env is None else OmegaConf.to_container(env, resolve=True)
+    env = {str(k): str(v) for k, v in env.items()}
     os.environ.update(env)
     return env
 

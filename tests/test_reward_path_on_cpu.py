@@ -18,16 +18,15 @@ import asyncio
 import functools
 import importlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from _verl_paths import InProcessActor, ScriptedServer
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, DictConfigWrap
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 from verl.trainer.ppo.reward import resolve_reward_manager_cls
 from verl.utils.import_utils import load_extern_object
-from verl.workers.rollout.replica import TokenOutput
 
 import siri_verl.plugin  # noqa: F401  (what every verl process imports: registers the reward manager)
 from siri_verl.config import compose_recipe, conf_dir, recipe_names
@@ -60,29 +59,6 @@ STOPPED_ON_MAX_SEGMENTS = [
     "8 9 10 11\n</think><summary>\nat 11\n</summary>",
     "12\n</think><summary>\nat 12, so the answer is \\boxed{12}\n</summary>",
 ]
-
-
-class ScriptedServer:
-    """Fake LLM server client: answers each request with the next scripted text (no model)."""
-
-    def __init__(self, tokenizer, replies: list[str]):
-        self.tokenizer = tokenizer
-        self.replies = list(replies)
-
-    async def generate(self, request_id, prompt_ids, sampling_params, **kwargs) -> TokenOutput:
-        ids = self.tokenizer(self.replies.pop(0), add_special_tokens=False)["input_ids"]
-        ids = ids[: sampling_params["max_tokens"]]
-        return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), stop_reason="completed", extra_fields={})
-
-
-class InProcessActor:
-    """``handle.method.remote(...)`` as verl calls a Ray actor, answered by a local object."""
-
-    def __init__(self, target):
-        self._target = target
-
-    def __getattr__(self, name):
-        return SimpleNamespace(remote=getattr(self._target, name))
 
 
 @pytest.fixture(scope="module", params=["tiny", "r1_distill"])
