@@ -24,7 +24,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from siri_verl import assets, tracking
+from siri_verl import app_help, assets, tracking
 from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import conf_dir
 
@@ -109,6 +109,7 @@ def run(cfg: DictConfig) -> dict:
 
 
 assets.register_resolver()
+app_help.register_resolver()  # ${siri_verl_help:...} in `--help` (conf/hydra/help/siri_verl.yaml)
 
 
 @hydra.main(version_base=None, config_path=conf_dir(), config_name="config")
