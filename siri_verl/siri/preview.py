@@ -1,6 +1,6 @@
 """Preview a length schedule as a table, a CSV and a PNG, without training.
 
-Pure functions; the Hydra CLI (``python -m siri_verl.schedule recipe=NAME``) wires them up.
+Pure functions; ``python -m siri_verl.schedule recipe=NAME`` (``siri_verl/schedule.py``) wires them up.
 Rows are ``(step, length, phase)`` for the run's steps ``1..total_steps`` (verl's global_steps,
 see :mod:`siri_verl.siri.schedule` for the step convention).
 """
