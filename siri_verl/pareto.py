@@ -1,50 +1,68 @@
-"""``python -m siri_verl.pareto experiment=NAME [benchmark=aime24] [tracking_uri=...] [out=DIR]
-[source=eval|train-val|auto] [--paper]``
+"""``python -m siri_verl.pareto --experiment NAME [--benchmark aime24] [--tracking-uri URI] [--out DIR]
+[--source eval|train-val|auto] [--paper]``
 
 Writes ``<out>/pareto_<benchmark>.png`` and ``<out>/pareto_<benchmark>.md`` from the runs of
 one MLflow experiment (see ``siri_verl.tracking.pareto`` for the metric names it reads).
 ``--paper`` overlays the published points of ``results/paper_points.csv``.
 
-Arguments are Hydra-style ``key=value`` pairs, parsed by hand: no config to compose here.
+A plain tool (argparse): it composes no config, it reads MLflow.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
+from siri_verl.tracking.pareto import POINT_SOURCES
 from siri_verl.tracking.runs import absolute_tracking_uri
 
-# Every key the command accepts, with its default (None: required).
-DEFAULTS: dict[str, str | None] = {
-    "experiment": None,  # the MLflow experiment (= trainer.project_name of the training runs)
-    "benchmark": "aime24",  # a data_source name from siri_verl.data.sources
-    "tracking_uri": None,  # default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the cwd
-    "out": ".",  # where the PNG and the markdown go
-    "source": "eval",  # eval | train-val | auto (see siri_verl.tracking.pareto.POINT_SOURCES)
-}
-FLAGS = ("--paper",)
+EXAMPLES = """examples:
+  python -m siri_verl.pareto --experiment eval --benchmark aime24 --paper      # eval runs, over the papers' points
+  python -m siri_verl.pareto --experiment siri_verl --source train-val --out plots/   # training runs' validation
+"""
 
 
-def parse_args(argv: list[str]) -> tuple[dict[str, str], set[str]]:
-    values: dict[str, str | None] = dict(DEFAULTS)
-    flags: set[str] = set()
-    for arg in argv:
-        if arg in FLAGS:
-            flags.add(arg)
-        elif "=" in arg and arg.split("=", 1)[0] in DEFAULTS:
-            key, value = arg.split("=", 1)
-            values[key] = value
-        else:
-            raise SystemExit(f"unknown argument {arg!r}; expected key=value with keys {list(DEFAULTS)} or {FLAGS}")
-    missing = [k for k, v in values.items() if v is None and k != "tracking_uri"]
-    if missing:
-        raise SystemExit(f"missing {', '.join(f'{k}=...' for k in missing)}\n{__doc__}")
-    values["tracking_uri"] = absolute_tracking_uri(
-        values["tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.pareto",
+        description="Plot the accuracy-vs-tokens Pareto frontier of one MLflow experiment's runs on one\n"
+        "benchmark: writes <out>/pareto_<benchmark>.png and <out>/pareto_<benchmark>.md (a table with\n"
+        "the frontier marked).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return values, flags  # type: ignore[return-value]
+    parser.add_argument(
+        "--experiment",
+        required=True,
+        metavar="NAME",
+        help="the MLflow experiment: eval runs' mlflow.experiment, or training runs' trainer.project_name",
+    )
+    parser.add_argument(
+        "--benchmark",
+        default="aime24",
+        metavar="NAME",
+        help="a data source name from siri_verl.data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the cwd)",
+    )
+    parser.add_argument(
+        "--out", default=".", metavar="DIR", help="where the PNG and the markdown go (default: the cwd)"
+    )
+    parser.add_argument(
+        "--source",
+        default="eval",
+        choices=POINT_SOURCES,
+        help="eval runs' final figures, training runs' validation (train-val), or eval where a run "
+        "has it, else train-val (auto); default: %(default)s",
+    )
+    parser.add_argument("--paper", action="store_true", help="overlay the published points of results/paper_points.csv")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         plot_frontier,
     )
 
-    args, flags = parse_args(sys.argv[1:] if argv is None else argv)
-    benchmark = args["benchmark"]
-    points = load_points(args["experiment"], benchmark, args["tracking_uri"], source=args["source"])
-    paper = load_paper_points(benchmark) if "--paper" in flags else None
-    out = Path(args["out"])
-    title = f"{args['experiment']}: {benchmark}"
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    tracking_uri = absolute_tracking_uri(
+        args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    )
+    benchmark = args.benchmark
+    points = load_points(args.experiment, benchmark, tracking_uri, source=args.source)
+    paper = load_paper_points(benchmark) if args.paper else None
+    out = Path(args.out)
+    title = f"{args.experiment}: {benchmark}"
     png = plot_frontier(points, out / f"pareto_{benchmark}.png", title, paper_points=paper)
     md = out / f"pareto_{benchmark}.md"
     text = f"# {title}\n\n{frontier_table_markdown(points)}"

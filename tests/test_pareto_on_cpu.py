@@ -78,7 +78,7 @@ def test_points_prefer_the_largest_n():
 
 def test_cli_writes_png_and_markdown(store, tmp_path):
     out = tmp_path / "out"
-    assert pareto_main(["experiment=pareto-test", "benchmark=aime24", f"tracking_uri={store}", f"out={out}",
+    assert pareto_main(["--experiment", "pareto-test", "--benchmark", "aime24", "--tracking-uri", store, "--out", str(out),
                         "--paper"]) == 0
     png, md = out / "pareto_aime24.png", out / "pareto_aime24.md"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -89,7 +89,7 @@ def test_cli_writes_png_and_markdown(store, tmp_path):
     assert runs_table.count("| yes |") == len(FRONTIER)
     assert "SIRI-low (SIRI, DeepSeek-R1-Distill-Qwen-1.5B)" in table
     with pytest.raises(SystemExit):
-        pareto_main(["benchmark=aime24"])  # experiment= is required
+        pareto_main(["--benchmark", "aime24"])  # --experiment is required
 
 
 def test_no_tracking_uri_leaks_into_the_environment(store):
