@@ -45,6 +45,8 @@ Columns of a :class:`Touch`:
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 
 EXTENSION_POINT = "extension point"
@@ -643,5 +645,18 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m siri_verl.verl_api",
+        description="Print, as markdown, every verl API siri_verl touches (symbol, verl file, what we rely on,\n"
+        "why, our files, how stable, its guard) and every verl config key our code reads: the checklist\n"
+        "of a verl upgrade (tests/test_verl_api_on_cpu.py checks each row against the installed verl).",
+        epilog="example:\n  python -m siri_verl.verl_api > verl_api.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     print(markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -116,11 +116,17 @@ def run_bench(n: int = 4096, workers: int = 2, baseline_n: int = 512, seed: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m siri_verl.bench reward", description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=4096)
-    ap.add_argument("--workers", type=int, default=2)
+    ap = argparse.ArgumentParser(
+        prog="python -m siri_verl.bench reward",
+        description="Answer-checker throughput: score --n synthetic ~4K-token responses with score_batch, and time\n"
+        "verl's math_verify and math_dapo scorers on the same responses; prints JSON.",
+        epilog="example:\n  python -m siri_verl.bench reward --n 4096 --workers 2 --write   # -> results/bench_reward.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--n", type=int, default=4096, help="responses scored by ours (default %(default)s)")
+    ap.add_argument("--workers", type=int, default=2, help="checker worker processes (default %(default)s)")
     ap.add_argument("--baseline-n", type=int, default=512, help="responses timed for verl's scorers")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic responses")
     ap.add_argument("--write", action="store_true", help="write results/bench_reward.md")
     args = ap.parse_args(argv)
     res = run_bench(args.n, args.workers, args.baseline_n, args.seed)
@@ -167,8 +173,14 @@ cache the parsed gold answer.
 
 
 def main_agreement(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m siri_verl.bench agreement")
-    ap.add_argument("--workers", type=int, default=2)
+    ap = argparse.ArgumentParser(
+        prog="python -m siri_verl.bench agreement",
+        description="Answer-checker agreement on real benchmark data (../shared/data): each gold answer as a\n"
+        "response states it must score correct, the same with the answer perturbed must score wrong.",
+        epilog="example:\n  python -m siri_verl.bench agreement --workers 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--workers", type=int, default=2, help="checker worker processes (default %(default)s)")
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
     args = ap.parse_args(argv)
     from siri_verl.reward.agreement import run_agreement

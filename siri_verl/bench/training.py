@@ -42,8 +42,14 @@ def _train(recipe: str, steps: int, overrides: list[str], workdir: Path) -> dict
 
 
 def main_optimizer_steps(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m siri_verl.bench optimizer_steps")
-    parser.add_argument("--steps", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.bench optimizer_steps",
+        description="Run recipe=inftythink_tiny with and without siri_verl.fixed_optimizer_steps and print, per\n"
+        "step, the rows trained on, the mean segments per trajectory and the optimiser steps taken (JSON).",
+        epilog="example:\n  python -m siri_verl.bench optimizer_steps --steps 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--steps", type=int, default=3, help="training steps per run (default %(default)s)")
     args = parser.parse_args(argv)
     report = {}
     for label, fixed in (("verl mini-batching (baseline)", "false"), ("siri_verl.fixed_optimizer_steps", "true")):
@@ -62,8 +68,14 @@ def main_optimizer_steps(argv: list[str]) -> int:
 
 
 def main_step_time(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m siri_verl.bench step_time")
-    parser.add_argument("--steps", type=int, default=6)
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.bench step_time",
+        description="Run recipe=tiny with verl's 2 s replay-buffer poll and with the cpu backend's 0.1 s, and print\n"
+        "the mean timing_s/step and timing_s/gen of each (the first, warm-up step left out) as JSON.",
+        epilog="example:\n  python -m siri_verl.bench step_time --steps 6",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--steps", type=int, default=6, help="training steps per run (default %(default)s)")
     args = parser.parse_args(argv)
     report = {}
     for label, interval in (("verl poll 2 s (baseline)", "null"), ("siri_verl poll 0.1 s", "0.1")):

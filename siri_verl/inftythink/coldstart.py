@@ -562,7 +562,16 @@ def run(args: argparse.Namespace, backend=None) -> dict:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m siri_verl.inftythink.coldstart", description=__doc__.split("\n")[0]
+        prog="python -m siri_verl.inftythink.coldstart",
+        description="InftyThink+ cold-start data: long chains of thought -> segmented SFT parquet. Each trace's\n"
+        "reasoning is cut into segments of at most η tokens, an instruct model summarises the reasoning so\n"
+        "far after each, and every segment becomes one SFT example in the RL agent loop's layout.\n"
+        "Resumable: finished rows are kept in <out>/progress.jsonl.",
+        epilog="examples:\n"
+        "  python -m siri_verl.inftythink.coldstart --input traces.jsonl --out coldstart/ --summarizer PATH --backend vllm\n"
+        "  python -m siri_verl.inftythink.coldstart --input traces.jsonl --out coldstart/ --summarizer tiny_model \\\n"
+        "      --backend cpu --limit 8 --val-fraction 0.1        # CPU smoke run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--input", required=True, help="JSONL or parquet of rows with a question and a long trace")
     parser.add_argument("--out", required=True, help="output directory (progress.jsonl, train.parquet, val.parquet)")

@@ -8,6 +8,7 @@ config and that the results file is current. Only values the sources state go he
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -95,7 +96,27 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.siri.paper",
+        description="Write, for every SIRI-table recipe, each setting the paper states beside the composed\n"
+        "recipe's value, as markdown (tests/test_paper_recipes_on_cpu.py keeps the file current).",
+        epilog="example:\n  python -m siri_verl.siri.paper          # rewrite results/siri_recipes.md after changing a recipe",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS_FILE,
+        metavar="PATH",
+        help="where the markdown goes (default: results/siri_recipes.md in the checkout)",
+    )
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(markdown())
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 if __name__ == "__main__":
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(markdown())
-    print(f"wrote {RESULTS_FILE}", file=sys.stderr)
+    sys.exit(main())
