@@ -112,6 +112,21 @@ TOUCHES: tuple[Touch, ...] = (
         "our Hydra apps put pkg://verl.trainer.config on the search path and start from these configs",
         ("conf/config.yaml", "conf/sft/sft.yaml"), PUBLIC,
     ),
+    # -- tracking and resume --------------------------------------------------------------------
+    Touch(
+        "verl.utils.checkpoint.checkpoint_manager:find_latest_ckpt_path", "verl/utils/checkpoint/checkpoint_manager.py",
+        "(path, directory_format)",
+        "a resumed job finds the checkpoint verl will resume from, to continue that job's MLflow run",
+        ("siri_verl/tracking/runs.py",), INTERNAL,
+        guard="tests/test_mlflow_faults_on_cpu.py",
+    ),
+    Touch(
+        "verl.utils.tracking:_compute_mlflow_params_from_objects", "verl/utils/tracking.py", "(params)",
+        "the flattened params verl logs to MLflow: a continued run must log exactly these, or MLflow refuses "
+        "the changed params and verl drops tracking for the job",
+        ("siri_verl/tracking/runs.py",), PRIVATE,
+        guard="tests/test_mlflow_faults_on_cpu.py",
+    ),
     # -- agent loops ----------------------------------------------------------------------------
     Touch(
         "verl.experimental.agent_loop.agent_loop:register", _AGENT_LOOP, "(agent_name)",
