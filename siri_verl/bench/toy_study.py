@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -205,27 +206,30 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
     def col(arm: str, key: str) -> list[float]:
         return [r[key] for r in rows.get(arm, [])]
 
-    def verdict(ok: bool | None) -> str:
-        return "n/a (arm not run)" if ok is None else ("**passed**" if ok else "**failed**")
+    def verdict(ok: bool, *intervals: float) -> str:
+        # An interval over fewer than two seeds is nan: no verdict can be drawn from it.
+        if any(math.isnan(x) for x in intervals):
+            return "inconclusive (needs >= 2 seeds per arm)"
+        return "**passed**" if ok else "**failed**"
 
     out = []
     if col("constant cap", "acc") and col("warm start", "acc"):
         d, lo, hi = difference_interval(col("constant cap", "acc"), col("warm start", "acc"))
         out.append(("H1: GRPO raises sampled accuracy over the warm start",
                     "constant-cap accuracy minus warm-start accuracy: 95% interval above 0",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(lo > 0)))
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(lo > 0, lo)))
     if col("SIRI-low", "acc") and col("constant cap", "acc"):
         ratio = sum(col("SIRI-low", "tokens")) / max(sum(col("constant cap", "tokens")), 1e-9)
         d, lo, hi = difference_interval(col("SIRI-low", "acc"), col("constant cap", "acc"))
         out.append(("H2: SIRI-low uses >= 30% fewer tokens than constant cap at equal or better accuracy",
                     "tokens ratio <= 0.70 and the accuracy difference's 95% interval reaches 0 or above",
                     f"tokens x{ratio:.2f}; accuracy {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
-                    verdict(ratio <= 0.70 and hi >= 0)))
+                    verdict(ratio <= 0.70 and hi >= 0, hi)))
     if col("SIRI-high", "acc") and col("constant cap", "acc"):
         d, lo, hi = difference_interval(col("SIRI-high", "acc"), col("constant cap", "acc"))
         out.append(("H3: SIRI-high accuracy is at least the constant cap's",
                     "accuracy difference's 95% interval reaches 0 or above",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(hi >= 0)))
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(hi >= 0, hi)))
     if col("InftyThink+ T", "acc") and col("long-CoT RL", "acc"):
         d, lo, hi = difference_interval(col("InftyThink+ T", "acc"), col("long-CoT RL", "acc"))
         peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
@@ -233,14 +237,14 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
                     f"accuracy above long-CoT RL (95% interval above 0) with every call's context <= the "
                     f"prompt budget (64) + eta ({ETA})",
                     f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens",
-                    verdict(lo > 0 and peak <= 64 + ETA)))
+                    verdict(lo > 0 and peak <= 64 + ETA, lo)))
     if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
         ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
         d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
         out.append(("H5: T+E uses fewer segments than T at similar accuracy",
                     "segment difference's 95% interval below 0 and accuracy within 5 points",
                     f"segments {ds:+.2f} [{slo:+.2f}, {shi:+.2f}]; accuracy {100 * d:+.1f} points",
-                    verdict(shi < 0 and abs(d) <= 0.05)))
+                    verdict(shi < 0 and abs(d) <= 0.05, shi)))
     return out
 
 
