@@ -360,9 +360,13 @@ def training_summary(cfg: DictConfig, run: MlflowRun | None, seconds: float) -> 
     steps = _history(client, run.run_id, "training/global_step")
     summary["steps"] = int(steps[-1][1]) if steps else 0
     for key in sorted(keys):
-        if key.startswith("val-core/") and "/acc/mean" in key:
-            history = _history(client, run.run_id, key)
-            summary.setdefault("val_acc", {})[key] = (history[0][1], history[-1][1])
+        # Validation accuracy and, beside it, the mean generated tokens per benchmark (the reward
+        # functions report response_tokens, which verl logs under val-aux).
+        for prefix, marker, field in (("val-core/", "/acc/mean", "val_acc"),
+                                      ("val-aux/", "/response_tokens/mean", "val_tokens")):  # fmt: skip
+            if key.startswith(prefix) and marker in key:
+                history = _history(client, run.run_id, key)
+                summary.setdefault(field, {})[key] = (history[0][1], history[-1][1])
     for key in ("response_length/mean", "siri/max_response_length"):
         history = _history(client, run.run_id, key) if key in keys else []
         if history:
@@ -376,6 +380,8 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  steps: {summary['steps']}")
         for key, (before, after) in summary.get("val_acc", {}).items():
             lines.append(f"  {key}: {before:.3f} before -> {after:.3f} after")
+        for key, (before, after) in summary.get("val_tokens", {}).items():
+            lines.append(f"  {key}: {before:.1f} before -> {after:.1f} after")
         for key in ("response_length/mean", "siri/max_response_length"):
             if key in summary:
                 before, after = summary[key]
