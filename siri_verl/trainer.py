@@ -21,10 +21,13 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
 - with ``siri_verl.replay_poll_interval_s``, polls the replay buffer at that interval instead
   of verl's hard-coded 2 s (``ReplayBuffer.poll_interval``, not exposed in verl's config): on a
   tiny CPU model a whole GRPO step takes less than one poll.
+- with ``siri_verl.trajectory_viewer_samples`` > 0, logs that many sample trajectories of each
+  validation pass to the MLflow run as an HTML page (``siri_verl/tracking/viewer.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -37,8 +40,10 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
 from siri_verl.reward.checker import CHECKER_ERROR
+from siri_verl.tracking.viewer import SampleRow, log_viewer
 
 TRAINER_MODE = "siri_verl"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,46 @@ def _rows_of(batch) -> list[RolloutRow]:
     ]
 
 
+def _trajectory_of(key: str) -> tuple[str, int]:
+    """(trajectory id, row index) of a TransferQueue key ``{uid}_{session}_{index}``, as verl's
+    ``_validate`` reads it; a key of another shape is a trajectory of one row."""
+    parts = key.rsplit("_", 2)
+    return (f"{parts[0]}_{parts[1]}", int(parts[2])) if len(parts) == 3 else (key, 0)
+
+
+def _sample_rows_of(batch, limit: int, tokenizer, with_scores: bool) -> list[SampleRow]:
+    """The rows of the first ``limit`` trajectories of a validation batch, decoded as verl decodes
+    them. ``with_scores``: the rewards are already in the batch (computed by the agent loop's
+    reward workers; a colocated reward model scores after this read, so its rows show none)."""
+    import transfer_queue as tq
+
+    keys_of: dict[str, list[tuple[int, str]]] = {}
+    for key, tag in zip(batch.keys, batch.tags):
+        if not tag.get("is_padding", False):
+            trajectory, index = _trajectory_of(key)
+            keys_of.setdefault(trajectory, []).append((index, key))
+    chosen = [(trajectory, index, key) for trajectory in list(keys_of)[:limit] for index, key in sorted(keys_of[trajectory])]
+    if not chosen:
+        return []
+    select = ["prompts", "responses", "extra_fields"] + (["rm_scores"] if with_scores else [])
+    data = tq.kv_batch_get(keys=[key for *_, key in chosen], partition_id=batch.partition_id, select_fields=select)
+    prompts, responses = data["prompts"].unbind(0), data["responses"].unbind(0)
+    scores = [float(row.sum()) for row in data["rm_scores"].unbind(0)] if with_scores else [None] * len(chosen)
+    extra_fields = data.pop("extra_fields").tolist()
+    return [
+        SampleRow(
+            trajectory_id=trajectory,
+            index=index,
+            prompt=tokenizer.decode(prompt.tolist(), skip_special_tokens=True),
+            response=tokenizer.decode(response.tolist(), skip_special_tokens=True),
+            response_tokens=len(response),
+            score=score,
+            extra_fields=fields if isinstance(fields, dict) else {},
+        )
+        for (trajectory, index, _), prompt, response, score, fields in zip(chosen, prompts, responses, scores, extra_fields)
+    ]
+
+
 @register_trainer(TRAINER_MODE)
 class SiriVerlTrainer(PPOTrainerSync):
     """``PPOTrainerSync`` with registered metric collectors and checkpoint hooks (module docstring)."""
@@ -152,6 +197,49 @@ class SiriVerlTrainer(PPOTrainerSync):
             rows = _rows_of(batch)
             for collect in _METRIC_COLLECTORS:
                 metrics.update(collect(self.config, global_steps, rows))
+
+    def _validate(self):
+        """verl's validation pass, plus the trajectory viewer page of its first samples.
+
+        verl's ``_validate`` samples each validation batch from the replay buffer, reads what it
+        logs, and clears the batch from TransferQueue; for the pass, the buffer's ``sample`` is
+        wrapped to read the viewer's rows of each batch before verl clears them.
+        """
+        limit = int(self.config.get("siri_verl", {}).get("trajectory_viewer_samples", 0) or 0)
+        if limit <= 0:
+            return super()._validate()
+        rows: list[SampleRow] = []
+        with_scores = self.reward_loop_manager.reward_loop_worker_handles is not None
+        sample = self.replay_buffer.sample
+
+        def sample_and_read(*args, **kwargs):
+            batch, metrics = sample(*args, **kwargs)
+            wanted = limit - len({row.trajectory_id for row in rows})
+            if wanted > 0:
+                try:
+                    rows.extend(_sample_rows_of(batch, wanted, self.tokenizer, with_scores))
+                except Exception as error:  # the viewer is a diagnostic: it never stops training
+                    logger.warning("trajectory viewer: could not read validation rows (%s: %s)", type(error).__name__, error)
+            return batch, metrics
+
+        self.replay_buffer.sample = sample_and_read
+        try:
+            metrics = super()._validate()
+        finally:
+            self.replay_buffer.sample = sample
+        try:
+            log_viewer(rows, step=self.global_steps, length_cap=self._length_cap_now())
+        except Exception as error:
+            logger.warning("trajectory viewer: could not log the page (%s: %s)", type(error).__name__, error)
+        return metrics
+
+    def _length_cap_now(self) -> int | None:
+        """L(t) of the schedule at this step (the viewer measures single responses against it)."""
+        if self.config.get("schedule", None) is None:
+            return None
+        from siri_verl.siri.agent_loop import schedule_of
+
+        return int(schedule_of(self.config).length(max(int(self.global_steps), 0)))
 
     def on_step_end(self):
         # verl's fit() runs: step (rollout, then training, replicas asleep), its scheduled save,

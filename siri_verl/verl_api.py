@@ -316,9 +316,10 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync", "verl/trainer/ppo/v1/trainer_sync.py",
         "self.config, self.use_critic, self.trainer_mode, self.global_steps, self.total_training_steps, "
-        "self.checkpoint_callback, self.timing_raw",
+        "self.checkpoint_callback, self.timing_raw, self.replay_buffer, self.reward_loop_manager, self.tokenizer",
         "SiriVerlTrainer subclasses it and answers trainer_mode 'sync' (verl branches on that name), wraps "
-        "verl's checkpoint callback; the checkpoint hooks read the step and the run length",
+        "verl's checkpoint callback; the checkpoint hooks read the step and the run length; the trajectory "
+        "viewer reads validation batches through the replay buffer and decodes them with the tokenizer",
         ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), INTERNAL,
         contains=(
             "self.checkpoint_callback = build_checkpoint_callback(config)",
@@ -346,6 +347,30 @@ TOUCHES: tuple[Touch, ...] = (
         "verl hard-codes a 2 s poll, longer than a whole tiny CPU step; we set the attribute after construction",
         ("siri_verl/trainer.py", "siri_verl/bench/training.py"), INTERNAL,
         contains=("time.sleep(self.poll_interval)",),
+    ),
+    Touch(
+        "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._validate", _TRAINER_BASE, "()",
+        "overridden for the trajectory viewer: for the pass, the replay buffer's sample is wrapped to read the "
+        "first trajectories of each validation batch before verl clears it from TransferQueue",
+        ("siri_verl/trainer.py",), PRIVATE,
+        contains=(
+            "batch, _ = self.replay_buffer.sample(",
+            "parts = key.rsplit(\"_\", 2)",
+            "tq.kv_clear(keys=batch.keys, partition_id=batch.partition_id)",
+        ),
+    ),
+    Touch(
+        "verl.trainer.ppo.v1.replay_buffer:ReplayBuffer.sample", "verl/trainer/ppo/v1/replay_buffer.py",
+        "(global_steps, partition_id, batch_size)",
+        "wrapped during validation (the trajectory viewer): it returns (KVBatchMeta, metrics)",
+        ("siri_verl/trainer.py",), INTERNAL,
+    ),
+    Touch(
+        "verl.experimental.reward_loop:RewardLoopManager", "verl/experimental/reward_loop/reward_loop.py",
+        "self.reward_loop_worker_handles",
+        "None when a colocated reward model scores after the replay buffer's sample: the viewer then has no "
+        "scores to read",
+        ("siri_verl/trainer.py",), INTERNAL,
     ),
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._compute_metrics", _TRAINER_BASE,
