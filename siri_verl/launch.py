@@ -9,8 +9,12 @@ The Hydra app composes verl's ``ppo_trainer`` with this project's ``conf/`` and 
    its TaskRunner actor, where ``${hydra:...}`` would fail);
 4. opens the MLflow run on the driver, so its id is known for the summary and for sweeps,
    lets verl's tracker attach to it in the TaskRunner (``MLFLOW_RUN_ID``), and calls verl's
-   ``run_ppo`` with its V1 TaskRunner;
+   ``run_ppo`` with verl's V1 TaskRunner, whose prints go to a file unless verl's console logger
+   is asked for (``siri_verl/task_runner.py``, ``siri_verl/console.py``);
 5. shuts Ray down, so a ``-m`` sweep starts each job on a fresh cluster, and prints a summary.
+
+A run stopped by a step hook (``siri_verl.health.action=stop``) exits with status 3 and the
+reason; a configuration error with status 2.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from siri_verl import app_help, assets, tracking
+from siri_verl import app_help, assets, console, tracking
 from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import conf_dir
 
@@ -72,12 +76,15 @@ def run(cfg: DictConfig) -> dict:
 
     # verl reads the platform at import time (constants_ppo), so import it only now.
     import ray
-    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+    from verl.trainer.main_ppo import run_ppo
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
     OmegaConf.resolve(cfg)
+    output_dir = HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else os.getcwd()
+    verl_prints = console.verl_prints_path(cfg, output_dir)
+    OmegaConf.update(cfg, "siri_verl.console.verl_prints", verl_prints, force_add=True)
     auto_set_device(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
 
@@ -86,10 +93,16 @@ def run(cfg: DictConfig) -> dict:
         add_runtime_env(cfg, mlflow_run.env)
         os.environ.update(mlflow_run.env)
 
+    from siri_verl.task_runner import TaskRunner
+
+    steps = OmegaConf.select(cfg, "trainer.total_training_steps")
+    print(f"siri_verl: training {cfg.trainer.experiment_name}" + (f" for {steps} steps" if steps else ""), flush=True)
+    if verl_prints is not None:
+        print(f"  verl's own prints (its config, validation dicts): {verl_prints}", flush=True)
     started = time.time()
     succeeded = False
     try:
-        run_ppo(cfg, task_runner_class=TaskRunnerV1)
+        run_ppo(cfg, task_runner_class=TaskRunner)
         succeeded = True
     finally:
         if cfg.siri_verl.shutdown_ray and ray.is_initialized():
@@ -100,7 +113,6 @@ def run(cfg: DictConfig) -> dict:
     if HydraConfig.initialized():
         # Machine-readable record of a finished job (studies and sweeps read it; its presence
         # marks the job as done).
-        output_dir = HydraConfig.get().runtime.output_dir
         with open(os.path.join(output_dir, "summary.json"), "w", encoding="utf-8") as sink:
             json.dump(summary, sink, indent=2)
     if cfg.siri_verl.summary:
@@ -114,8 +126,16 @@ app_help.register_resolver()  # ${siri_verl_help:...} in `--help` (conf/hydra/he
 
 @hydra.main(version_base=None, config_path=conf_dir(), config_name="config")
 def main(cfg: DictConfig) -> None:
+    # Imports verl's trainer, as composing the config already did (verl's plugin entry point).
+    from siri_verl.trainer import TrainingStopped
+
     try:
         run(cfg)
     except ConfigError as error:
         print(f"\nsiri_verl: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
+    except TrainingStopped as stopped:
+        # Raised in verl's TaskRunner actor, it arrives wrapped in Ray's RayTaskError (an instance
+        # of both): its ``cause`` is the trainer's exception, whose message is the reason.
+        print(f"\nsiri_verl: training stopped: {getattr(stopped, 'cause', stopped)}", file=sys.stderr)
+        sys.exit(3)

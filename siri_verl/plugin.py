@@ -10,7 +10,8 @@ What it registers, each in verl's own registry:
 - the ``siri_length`` agent loop (siri/agent_loop.py) and SIRI's metrics (siri/tracking.py);
 - the ``inftythink`` agent loop (inftythink/agent_loop.py) and its metrics (inftythink/tracking.py);
 - the ``siri_verl`` reward manager (reward/manager.py), which Ray's reward workers look up by name;
-- the ``siri_verl`` trainer mode (trainer.py).
+- the ``siri_verl`` trainer mode (trainer.py) and the length schedule's health metrics and
+  check (health.py).
 """
 
 
@@ -21,6 +22,7 @@ def register_all() -> None:
     # The platform comes first: the imports below resolve verl's platform singleton.
     cpu.register()
 
+    import siri_verl.health  # noqa: F401  (schedule health metrics, the all-truncated check)
     import siri_verl.inftythink.agent_loop  # noqa: F401  (@register("inftythink"))
     import siri_verl.inftythink.tracking  # noqa: F401  (InftyThink metrics)
     import siri_verl.reward.manager  # noqa: F401  (reward manager @register("siri_verl"))

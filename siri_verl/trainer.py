@@ -4,8 +4,11 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
 ``PPOTrainerSync`` it:
 
 - adds the metrics of every registered :func:`metric_collector` to each step's metrics, which
-  verl then logs to the console and MLflow (SIRI: cap, phase, truncation against the cap,
-  response lengths; InftyThink: segments per trajectory...; here: ``reward/checker_errors``);
+  verl then logs to MLflow (SIRI: cap, phase, truncation against the cap, response lengths;
+  InftyThink: segments per trajectory...; the schedule's health; here: ``reward/checker_errors``,
+  ``reward/accuracy``), prints the step's compact console line (``siri_verl/console.py``), and
+  hands the complete metrics to every registered :func:`step_metrics_hook`, which may ask
+  :meth:`SiriVerlTrainer.stop_training` to stop the run before the next step;
 - saves a checkpoint at every step a registered :func:`checkpoint_wanted` asks for, with verl's
   own ``_save_checkpoint`` at the point of the step where verl saves (after training, before the
   weight sync wakes the rollout replicas), unless verl's ``trainer.save_freq`` already saved it;
@@ -39,6 +42,7 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
+from siri_verl import console
 from siri_verl.reward.checker import CHECKER_ERROR
 from siri_verl.tracking.viewer import SampleRow, log_viewer
 
@@ -48,19 +52,36 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RolloutRow:
-    """One training row of the step's batch, as the collectors see it."""
+    """One training row of the step's batch, as the collectors see it.
+
+    ``group`` is its GRPO group (verl's ``uid``: one prompt's ``rollout.n`` trajectories) and
+    ``trajectory`` its trajectory (``{uid}_{session}``), both read from the row's TransferQueue
+    key as verl's advantage computation reads them; an InftyThink trajectory has one row per
+    segment and ``is_final`` marks its last. ``advantage``: the row's advantage as verl computed
+    it for the update, averaged over its response tokens (None for an empty response).
+    """
 
     response_length: int
     score: float
     extra_fields: dict
+    group: str | None = None
+    trajectory: str | None = None
+    is_final: bool = True
+    advantage: float | None = None
+
+
+class TrainingStopped(RuntimeError):
+    """Raised at the start of the step after a step hook asked to stop (:meth:`SiriVerlTrainer.stop_training`)."""
 
 
 MetricCollector = Callable[[object, int, list[RolloutRow]], dict]
 CheckpointWanted = Callable[["SiriVerlTrainer"], bool]
 CheckpointSavedHook = Callable[["SiriVerlTrainer", int, str, bool], None]
+StepMetricsHook = Callable[["SiriVerlTrainer", int, dict], None]
 _METRIC_COLLECTORS: list[MetricCollector] = []
 _CHECKPOINT_WANTED: list[CheckpointWanted] = []
 _CHECKPOINT_SAVED_HOOKS: list[CheckpointSavedHook] = []
+_STEP_METRICS_HOOKS: list[StepMetricsHook] = []
 
 
 def metric_collector(collect: MetricCollector) -> MetricCollector:
@@ -92,6 +113,15 @@ def checkpoint_saved_hook(hook: CheckpointSavedHook) -> CheckpointSavedHook:
     return hook
 
 
+def step_metrics_hook(hook: StepMetricsHook) -> StepMetricsHook:
+    """Register ``hook(trainer, global_step, metrics)``, called once per step with the step's
+    complete metrics (verl's, the collectors', validation's) before verl logs them; it may add
+    metrics, and may call ``trainer.stop_training(reason)``."""
+    if hook not in _STEP_METRICS_HOOKS:
+        _STEP_METRICS_HOOKS.append(hook)
+    return hook
+
+
 class _CheckpointSavedHooks(CheckpointCallback):
     """verl's checkpoint callback (``trainer.checkpoint_callback_class``), then the registered hooks."""
 
@@ -112,17 +142,38 @@ def _rows_of(batch) -> list[RolloutRow]:
     import transfer_queue as tq
 
     data = tq.kv_batch_get(
-        keys=batch.keys, partition_id=batch.partition_id, select_fields=["responses", "rm_scores", "extra_fields"]
+        keys=batch.keys,
+        partition_id=batch.partition_id,
+        select_fields=["responses", "rm_scores", "extra_fields", "advantages"],
     )
     lengths = data["responses"].offsets().diff().tolist()
     scores = [float(row.sum()) for row in data["rm_scores"].unbind(0)]
+    advantages = [float(row.mean()) if row.numel() else None for row in data["advantages"].unbind(0)]
     extra_fields = data.pop("extra_fields").tolist()
-    padding = [tag.get("is_padding", False) for tag in batch.tags]
+    kept = [i for i, tag in enumerate(batch.tags) if not tag.get("is_padding", False)]
+    trajectories = [_trajectory_of(batch.keys[i]) for i in kept]
+    last_index: dict[str, int] = {}
+    for trajectory, index in trajectories:
+        last_index[trajectory] = max(index, last_index.get(trajectory, index))
     return [
-        RolloutRow(int(length), score, fields if isinstance(fields, dict) else {})
-        for length, score, fields, pad in zip(lengths, scores, extra_fields, padding)
-        if not pad
+        RolloutRow(
+            response_length=int(lengths[i]),
+            score=scores[i],
+            extra_fields=extra_fields[i] if isinstance(extra_fields[i], dict) else {},
+            group=_group_of(batch.keys[i]),
+            trajectory=trajectory,
+            is_final=index == last_index[trajectory],
+            advantage=advantages[i],
+        )
+        for i, (trajectory, index) in zip(kept, trajectories)
     ]
+
+
+def _group_of(key: str) -> str:
+    """The GRPO group (verl's ``uid``) of a TransferQueue key ``{uid}_{session}_{index}``; a key of
+    another shape is a group of its own."""
+    parts = key.rsplit("_", 2)
+    return parts[0] if len(parts) == 3 else key
 
 
 def _trajectory_of(key: str) -> tuple[str, int]:
@@ -173,6 +224,17 @@ class SiriVerlTrainer(PPOTrainerSync):
         super().__init__(config)
         self.checkpoint_callback = _CheckpointSavedHooks(self.checkpoint_callback)
         self.last_saved_step: int | None = None
+        self.stop_reason: str | None = None
+
+    def stop_training(self, reason: str) -> None:
+        """Stop the run before the next step (this step's metrics are still logged): verl's fit
+        raises :class:`TrainingStopped` with ``reason``, which ``python -m siri_verl`` prints."""
+        self.stop_reason = reason
+
+    def on_step_begin(self):
+        if self.stop_reason is not None:
+            raise TrainingStopped(self.stop_reason)
+        super().on_step_begin()
 
     # verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, checkpoints); this
     # mode *is* the sync trainer, so it answers "sync" whatever name selected it.
@@ -197,6 +259,9 @@ class SiriVerlTrainer(PPOTrainerSync):
             rows = _rows_of(batch)
             for collect in _METRIC_COLLECTORS:
                 metrics.update(collect(self.config, global_steps, rows))
+        console.print_step(self.config, global_steps, self.total_training_steps, metrics)
+        for hook in _STEP_METRICS_HOOKS:
+            hook(self, global_steps, metrics)
 
     def _validate(self):
         """verl's validation pass, plus the trajectory viewer page of its first samples.
@@ -313,3 +378,13 @@ def checker_error_metrics(config, global_step: int, rows: list[RolloutRow]) -> d
     if not reasons:
         return {}
     return {"reward/checker_errors": float(sum(reason == CHECKER_ERROR for reason in reasons))}
+
+
+@metric_collector
+def sampled_accuracy(config, global_step: int, rows: list[RolloutRow]) -> dict:
+    """``reward/accuracy``: share of the step's sampled trajectories whose answer the checker found
+    correct (``acc`` in the reward's extra info, ``siri_verl/reward/score.py``), whatever shaping
+    the score adds (InftyThink T+E, a cap's 0). One per trajectory: its final row carries it."""
+    infos = [row.extra_fields.get("reward_extra_info") for row in rows if row.is_final]
+    verdicts = [bool(info["acc"]) for info in infos if isinstance(info, dict) and "acc" in info]
+    return {"reward/accuracy": float(np.mean(verdicts))} if verdicts else {}

@@ -379,6 +379,12 @@ TOUCHES: tuple[Touch, ...] = (
         ("siri_verl/trainer.py",), PRIVATE,
     ),
     Touch(
+        "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_step_begin", _TRAINER_BASE, "()",
+        "overridden: a run a step hook asked to stop (siri_verl.health.action=stop) raises before the next step, "
+        "once verl has logged the step that asked",
+        ("siri_verl/trainer.py", "siri_verl/health.py"), INTERNAL,
+    ),
+    Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_step_end", "verl/trainer/ppo/v1/trainer_sync.py", "()",
         "overridden: a checkpoint a hook wants is saved before verl's weight sync wakes the rollout replicas",
         ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), INTERNAL,
@@ -425,7 +431,7 @@ TOUCHES: tuple[Touch, ...] = (
     ),
     Touch(
         "transfer_queue:kv_batch_get", "transfer_queue/interface.py", "(keys, partition_id, select_fields)",
-        "the metric collectors read responses, rm_scores and extra_fields of the step's batch",
+        "the metric collectors read responses, rm_scores, extra_fields and advantages of the step's batch",
         ("siri_verl/trainer.py",), INTERNAL,
     ),
     Touch(
@@ -443,7 +449,14 @@ TOUCHES: tuple[Touch, ...] = (
     ),
     Touch(
         "verl.trainer.main_ppo:TaskRunnerV1", "verl/trainer/main_ppo.py", "exists",
-        "the V1 task runner (a Ray actor class) handed to run_ppo", ("siri_verl/launch.py",), PUBLIC,
+        "the V1 task runner (a Ray actor class); ours subclasses its class (Ray's __ray_actor_class__) and is "
+        "handed to run_ppo", ("siri_verl/launch.py", "siri_verl/task_runner.py"), PUBLIC,
+    ),
+    Touch(
+        "verl.trainer.main_ppo:TaskRunnerV1.run", "verl/trainer/main_ppo.py", "(config)",
+        "overridden to route the runner's stdout (the resolved config verl pprints, its validation dicts) to "
+        "siri_verl.console.verl_prints", ("siri_verl/task_runner.py",), PUBLIC,
+        contains=("pprint(OmegaConf.to_container(config, resolve=True))",),
     ),
     Touch(
         "verl.trainer.ppo.utils:need_critic", "verl/trainer/ppo/utils.py", "(config)",
@@ -663,10 +676,11 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("trainer.n_gpus_per_node", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.nnodes", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/tracking.py",)),
-    ConfigKey("trainer.total_training_steps", _PPO_CONFIG, ("siri_verl/schedule.py", "siri_verl/bench/toy_study.py")),
+    ConfigKey("trainer.total_training_steps", _PPO_CONFIG,
+              ("siri_verl/schedule.py", "siri_verl/bench/toy_study.py", "siri_verl/launch.py")),
     ConfigKey("trainer.project_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/tracking/sweep.py")),
-    ConfigKey("trainer.experiment_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py",)),
-    ConfigKey("trainer.logger", _PPO_CONFIG, ("siri_verl/tracking/runs.py",)),
+    ConfigKey("trainer.experiment_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/launch.py")),
+    ConfigKey("trainer.logger", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/console.py")),
     ConfigKey("ray_kwargs.ray_init.runtime_env", _PPO_CONFIG, ("siri_verl/launch.py",)),
     ConfigKey("trainer.device", _SFT_CONFIG, ("siri_verl/sft.py",)),
     ConfigKey("data.custom_cls.path", _SFT_CONFIG, ("conf/sft/sft.yaml",)),
