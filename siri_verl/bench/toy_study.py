@@ -385,7 +385,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     study_run = client.create_run(experiment_id, run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"})
     os.environ[PARENT_RUN_ENV] = study_run.info.run_id
 
-    extra = [f"trainer.project_name=toy_study", *args.override]
+    extra = ["trainer.project_name=toy_study", *args.override]
     train_s = train(out, recipes, args.seeds, args.steps, extra)
 
     rows: dict[str, list[dict]] = {}

@@ -362,11 +362,11 @@ def training_summary(cfg: DictConfig, run: MlflowRun | None, seconds: float) -> 
     for key in sorted(keys):
         # Validation accuracy and, beside it, the mean generated tokens per benchmark (the reward
         # functions report response_tokens, which verl logs under val-aux).
-        for prefix, marker, field in (("val-core/", "/acc/mean", "val_acc"),
-                                      ("val-aux/", "/response_tokens/mean", "val_tokens")):  # fmt: skip
+        for prefix, marker, name in (("val-core/", "/acc/mean", "val_acc"),
+                                     ("val-aux/", "/response_tokens/mean", "val_tokens")):  # fmt: skip
             if key.startswith(prefix) and marker in key:
                 history = _history(client, run.run_id, key)
-                summary.setdefault(field, {})[key] = (history[0][1], history[-1][1])
+                summary.setdefault(name, {})[key] = (history[0][1], history[-1][1])
     for key in ("response_length/mean", "siri/max_response_length"):
         history = _history(client, run.run_id, key) if key in keys else []
         if history:
