@@ -54,6 +54,8 @@ class GenerationBackend:
     """``generate(prompts, max_tokens, settings) -> completions`` (one per prompt, in order)."""
 
     tokenizer = None
+    # The packages whose versions identify the engine (the eval protocol records them).
+    engine_packages: tuple[str, ...] = ()
 
     def generate(self, prompts: list[list[int]], max_tokens: int, settings: SamplingSettings) -> list[Completion]:
         raise NotImplementedError
@@ -62,6 +64,8 @@ class GenerationBackend:
 @register_backend("cpu")
 class HFBackend(GenerationBackend):
     """Batched sampling with an HF model on the CPU (``batch_size`` prompts per forward)."""
+
+    engine_packages = ("transformers", "torch")
 
     def __init__(self, model_path: str, batch_size: int = 32, seed: int = 0):
         import torch
@@ -98,6 +102,8 @@ class HFBackend(GenerationBackend):
 @register_backend("vllm")
 class VLLMBackend(GenerationBackend):
     """``vllm.LLM`` over token prompts; ``options`` go to ``vllm.LLM`` (tensor_parallel_size...)."""
+
+    engine_packages = ("vllm", "torch")
 
     def __init__(self, model_path: str, seed: int = 0, **options):
         try:
@@ -138,6 +144,8 @@ class ToyRuleSummariser(GenerationBackend):
     the same for every sampling setting. ``model_path`` is the directory of the tokenizer that
     renders and reads the requests (any HF tokenizer; the toy reasoner's in the toy study).
     """
+
+    engine_packages = ("transformers",)
 
     def __init__(self, model_path: str, seed: int = 0):
         from transformers import AutoTokenizer

@@ -10,7 +10,10 @@ chunk written before kept.
 
 The MLflow eval run logs its final figures once, at the end (``eval/<benchmark>/acc`` as a
 fraction and ``eval/<benchmark>/mean_tokens``, the names ``siri_verl.tracking.pareto`` reads),
-and links to the training run and checkpoint step it evaluated through tags.
+and links to the training run and checkpoint step it evaluated through tags. Every run records
+its eval protocol (n, sampling, token budget, prompt template, answer checker, backend and its
+version, each data file's hash: ``siri_verl/eval/protocol.py``) as MLflow params ``protocol/*``,
+at the head of ``summary.md`` and under ``protocol`` in ``summary.json``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from siri_verl.eval.metrics import (
     pass_at_k_dataset,
     token_stats,
 )
+from siri_verl.eval.protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
 from siri_verl.generation import GenerationBackend, make_backend
 from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.reward import compute_score
@@ -81,10 +85,13 @@ def resolve_model(model: str) -> str:
 # -- generation modes: (backend, problems, cfg) -> one record per problem, in order ----------
 
 
+def _long_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+
+
 def _long_mode(backend: GenerationBackend, problems: list[Problem], cfg, settings) -> list[dict]:
-    tokenizer = backend.tokenizer
-    rendered = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in problems]
-    prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in rendered]
+    prompts = [_long_prompt_ids(backend.tokenizer, p.messages) for p in problems]
     completions = backend.generate(prompts, cfg.max_tokens, settings)
     return [
         {
@@ -119,6 +126,27 @@ def _inftythink_mode(backend: GenerationBackend, problems: list[Problem], cfg, s
 
 
 MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode}
+
+
+# -- prompt layouts: (tokenizer, question) -> the prompts a mode builds, as token ids ----------
+# The eval protocol hashes them for a probe question (siri_verl/eval/protocol.py).
+
+PROBE_QUESTION = "What is 1 + 1? Put the final answer in \\boxed{}."
+
+
+def _long_layout(tokenizer, question: str) -> list[list[int]]:
+    return [_long_prompt_ids(tokenizer, [{"role": "user", "content": question}])]
+
+
+def _inftythink_layout(tokenizer, question: str) -> list[list[int]]:
+    from siri_verl.inftythink.inference import prompt_ids
+    from siri_verl.inftythink.protocol import build_segment_messages
+
+    # The first segment, and a later one that carries the previous summary as history.
+    return [prompt_ids(tokenizer, *build_segment_messages(question, summary)) for summary in (None, "1 + 1 = 2")]
+
+
+PROMPT_LAYOUTS: dict[str, Callable] = {"long": _long_layout, "inftythink": _inftythink_layout}
 
 
 def generated(path: Path, warn: bool = True) -> dict[tuple[int, int], dict]:
@@ -191,6 +219,7 @@ def summarise(path: Path, num_problems: int, cfg) -> dict:
 
 
 def summary_markdown(results: dict[str, dict], cfg, relative: dict | None) -> str:
+    """The results table (printed at the end; ``summary.md`` has the protocol above it)."""
     columns = [f"avg@{cfg.n}", *[f"pass@{k}" for k in cfg.pass_k if k <= cfg.n], "mean_tokens", "median_tokens", "truncation_rate", "mean_latency_s"]
     lines = [
         f"model `{cfg.model}`, mode {cfg.mode}, backend {cfg.backend}, n={cfg.n}, temperature={cfg.temperature}, "
@@ -228,18 +257,24 @@ def run_eval(cfg: DictConfig) -> dict:
     model = resolve_model(cfg.model)
     backend = make_backend(cfg.backend, model, seed=cfg.seed, **cfg.backend_options)
     settings = SamplingSettings(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k)
+    protocol = eval_protocol(
+        cfg,
+        backend,
+        PROMPT_LAYOUTS[cfg.mode](backend.tokenizer, PROBE_QUESTION),
+        {name: benchmark_file(name, cfg.data_dir) for name in cfg.benchmarks},
+    )
     results = {name: evaluate_benchmark(backend, name, cfg, settings, out_dir) for name in cfg.benchmarks}
     relative = against_baseline(results, cfg.baseline, cfg) if cfg.baseline else None
-    report = {"model": cfg.model, "mode": cfg.mode, "n": cfg.n, "benchmarks": results, "relative": relative}
+    report = {"model": cfg.model, "mode": cfg.mode, "n": cfg.n, "protocol": protocol, "benchmarks": results, "relative": relative}
     (out_dir / "summary.json").write_text(json.dumps(report, indent=2))
     table = summary_markdown(results, cfg, relative)
-    (out_dir / "summary.md").write_text(table)
+    (out_dir / "summary.md").write_text(protocol_markdown(protocol) + "\n## Results\n\n" + table)
     print(table)
-    log_eval_run(cfg, results, relative, out_dir)
+    log_eval_run(cfg, results, relative, out_dir, protocol)
     return report
 
 
-def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path) -> None:
+def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path, protocol: dict[str, str]) -> None:
     import mlflow
 
     from siri_verl.tracking.pareto import EVAL_ACC_METRIC, EVAL_TOKENS_METRIC
@@ -253,8 +288,9 @@ def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path) -> No
     if cfg.mlflow.checkpoint_step is not None:
         tags["siri_verl.checkpoint_step"] = str(cfg.mlflow.checkpoint_step)
     run = client.create_run(experiment, run_name=cfg.mlflow.run_name or Path(str(cfg.model)).name, tags=tags)
-    for key in ("n", "temperature", "top_p", "max_tokens", "mode", "backend", "limit"):
-        client.log_param(run.info.run_id, key, cfg[key])
+    params = {key: cfg[key] for key in ("n", "temperature", "top_p", "max_tokens", "mode", "backend", "limit")}
+    params.update({PARAM_PREFIX + key: value for key, value in protocol.items()})
+    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(key, str(value)) for key, value in params.items()])
     metrics, now = {}, int(time.time() * 1000)
     for name, summary in results.items():
         metrics[EVAL_ACC_METRIC.format(benchmark=name)] = summary[f"avg@{cfg.n}"]

@@ -12,6 +12,12 @@ plot and table show percent):
   ``source="train-val"``.
 
 A run's metrics in a search hold each metric's latest value, which is the final one for both kinds.
+
+Each point also carries its run's eval protocol for the benchmark (``protocol``: the run's
+``protocol/*`` params, ``siri_verl/eval/protocol.py``); :func:`protocol_differences` names the
+keys on which the eval points disagree, and ``python -m siri_verl.pareto`` refuses to draw one
+frontier over them unless told to. Training runs' validation points record no eval protocol and
+are not compared.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from siri_verl.eval.protocol import differences, for_benchmark
+
 EVAL_ACC_METRIC = "eval/{benchmark}/acc"
 EVAL_TOKENS_METRIC = "eval/{benchmark}/mean_tokens"
 VAL_ACC_METRIC_PREFIX = "val-core/{benchmark}/acc/mean_at_"
@@ -31,7 +39,7 @@ TRAIN_TOKENS_METRIC = "response_length/mean"
 # has it, else train-val; what a sweep summary wants when some jobs were evaluated and some not).
 POINT_SOURCES = ("eval", "train-val", "auto")
 
-POINT_COLUMNS = ["run_id", "run_name", "acc", "mean_tokens", "source"]
+POINT_COLUMNS = ["run_id", "run_name", "acc", "mean_tokens", "source", "protocol"]
 
 # The papers' published points, acc in percent as printed (see its ``source`` column).
 PAPER_POINTS_CSV = Path(__file__).resolve().parents[2] / "results" / "paper_points.csv"
@@ -95,14 +103,28 @@ def points_from_runs(runs: pd.DataFrame, benchmark: str, source: str = "eval") -
     has_eval = eval_acc.notna() & eval_tokens.notna()
     use_eval = has_eval if source == "auto" else pd.Series(source == "eval", index=runs.index)
     name_column = "tags.mlflow.runName"
+    param_columns = [c for c in runs.columns if c.startswith("params.")]
+    protocols = [
+        for_benchmark({c[len("params.") :]: v for c, v in zip(param_columns, values) if isinstance(v, str)}, benchmark)
+        for values in runs[param_columns].itertuples(index=False)
+    ]
     points = pd.DataFrame({
         "run_id": runs["run_id"] if "run_id" in runs.columns else pd.Series(dtype=str),
         "run_name": runs[name_column] if name_column in runs.columns else runs.get("run_id"),
         "acc": eval_acc.where(use_eval, val_acc),
         "mean_tokens": eval_tokens.where(use_eval, val_tokens),
         "source": use_eval.map({True: "eval", False: "train-val"}),
+        "protocol": pd.Series(protocols, index=runs.index, dtype=object),
     }, index=runs.index, columns=POINT_COLUMNS)
     return points.dropna(subset=["acc", "mean_tokens"]).reset_index(drop=True)
+
+
+def protocol_differences(points: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """The eval-protocol keys on which the eval points disagree, ``{key: [(run name, value), ...]}``
+    by run name (``siri_verl.eval.protocol.differences``); empty when they agree or record none."""
+    evaluated = points[points["source"] == "eval"] if "source" in points.columns else points.iloc[0:0]
+    named = sorted(((str(row.run_name), row.protocol) for row in evaluated.itertuples()), key=lambda item: item[0])
+    return differences(named)
 
 
 def search_runs_frame(experiment: str, tracking_uri: str | None = None, filter_string: str = "") -> pd.DataFrame:
