@@ -41,7 +41,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from siri_verl.checks import ConfigError
+from siri_verl.errors import ConfigError
 
 __all__ = [
     "BUILDER_MODEL_TYPE",

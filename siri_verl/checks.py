@@ -16,10 +16,9 @@ from typing import Callable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the key and what would fix it."""
-
+from siri_verl.errors import ConfigError  # noqa: F401  (the checks raise it; callers catch it from here)
+from siri_verl.inftythink.settings import AGENT_NAME as INFTYTHINK_AGENT, InftyThinkSettings
+from siri_verl.siri.schedule import build_schedule
 
 ConfigCheck = Callable[[DictConfig, Mapping[str, str]], None]
 _CHECKS: list[ConfigCheck] = []
@@ -128,9 +127,6 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
     """verl truncates at data.max_response_length, so it must be at least the schedule's maximum."""
     if OmegaConf.select(cfg, "schedule") is None:
         return
-    from siri_verl.siri.schedule import build_schedule
-
-
     schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=True))
     response_length = OmegaConf.select(cfg, "data.max_response_length")
     if response_length < schedule.max_length():
@@ -142,10 +138,8 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
 
 @config_check
 def inftythink_settings_are_possible(cfg: DictConfig, choices: Mapping[str, str]) -> None:
-    if OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent.default_agent_loop") != "inftythink":
+    if OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent.default_agent_loop") != INFTYTHINK_AGENT:
         return
-    from siri_verl.inftythink.agent_loop import InftyThinkSettings
-
     settings = InftyThinkSettings.from_section(OmegaConf.select(cfg, "inftythink"))
     settings.validate(response_length=int(OmegaConf.select(cfg, "data.max_response_length")))
 
@@ -215,14 +209,3 @@ def data_files_exist(cfg: DictConfig, choices: Mapping[str, str]) -> None:
         )
     raise ConfigError("missing data files:\n  " + "\n  ".join(lines))
 
-
-def require_int(name: str, value, *, minimum: int) -> int:
-    """``value`` as an int >= ``minimum`` (bools refused); errors name the setting ``name``."""
-    import operator
-
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    value = operator.index(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import OmegaConf
 
-from siri_verl.checks import ConfigError, config_check, require_int
+from siri_verl.checks import ConfigError, config_check
+from siri_verl.errors import require_int
 from siri_verl.trainer import RolloutRow, metric_collector, step_metrics_hook
 
 ZERO_VARIANCE = "health/zero_variance_groups"

@@ -16,14 +16,14 @@ final row's ``extra_fields`` carry what the trajectory-level reward needs
 (``siri_verl.inftythink.reward.compute_score``): segment count, φ, the reward variant and
 the stop reason.
 
-Settings come from the top-level ``inftythink`` config section (conf/agent_loop/inftythink.yaml).
+Settings come from the top-level ``inftythink`` config section (conf/agent_loop/inftythink.yaml),
+read by ``siri_verl/inftythink/settings.py``.
 With ``inftythink.schedule_target`` set, the SIRI schedule drives η(t) or φ(t) (siri_inftythink).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -36,7 +36,9 @@ from verl.experimental.agent_loop.agent_loop import (
 from verl.utils.profiler import simple_timer
 
 from siri_verl.chat_protocol import route_by_chat_protocol
+from siri_verl.siri import agent_loop as siri_agent_loop
 from siri_verl.inftythink.protocol import GenerationResult, IterativeState, StopReason, join_prompt
+from siri_verl.inftythink.settings import AGENT_NAME, InftyThinkSettings
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     NoRoomToGenerate,
@@ -44,66 +46,6 @@ from siri_verl.request_budget import (
     request_max_tokens,
     used_whole_budget,
 )
-
-AGENT_NAME = "inftythink"
-SCHEDULE_TARGETS = ("none", "segment_cap", "max_segments")
-
-
-@dataclass(frozen=True)
-class InftyThinkSettings:
-    """The ``inftythink`` config section, validated; each field is documented in its YAML."""
-
-    max_segments: int
-    segment_cap: int
-    reward_variant: str
-    schedule_target: str
-
-    @classmethod
-    def from_config(cls, config) -> "InftyThinkSettings":
-        section = OmegaConf.select(config, "inftythink")
-        if section is None:
-            from siri_verl.checks import ConfigError
-
-            raise ConfigError("the inftythink agent loop needs an `inftythink` config section (agent_loop=inftythink)")
-        settings = cls.from_section(section)
-        settings.validate(response_length=int(config.actor_rollout_ref.rollout.response_length))
-        return settings
-
-    @classmethod
-    def from_section(cls, section) -> "InftyThinkSettings":
-        return cls(
-            max_segments=int(section.max_segments),
-            segment_cap=int(section.segment_cap),
-            reward_variant=str(section.reward_variant),
-            schedule_target=str(section.get("schedule_target", "none") or "none"),
-        )
-
-    def validate(self, response_length: int) -> None:
-        from siri_verl.checks import ConfigError
-        from siri_verl.inftythink.shaping import REWARD_VARIANTS
-
-        if self.max_segments < 1:
-            raise ConfigError(f"inftythink.max_segments must be >= 1, got {self.max_segments}")
-        if not 1 <= self.segment_cap <= response_length:
-            raise ConfigError(
-                f"inftythink.segment_cap ({self.segment_cap}) must be in [1, data.max_response_length={response_length}]"
-            )
-        if self.reward_variant not in REWARD_VARIANTS:
-            raise ConfigError(f"inftythink.reward_variant must be one of {sorted(REWARD_VARIANTS)}, got {self.reward_variant!r}")
-        if self.schedule_target not in SCHEDULE_TARGETS:
-            raise ConfigError(f"inftythink.schedule_target must be one of {SCHEDULE_TARGETS}, got {self.schedule_target!r}")
-
-    def at_step(self, config, global_step: int) -> tuple[int, int]:
-        """(φ, η) for this training step: the schedule moves one of them under siri_inftythink."""
-        if self.schedule_target == "none":
-            return self.max_segments, self.segment_cap
-        from siri_verl.siri.agent_loop import schedule_of
-
-        value = schedule_of(config).length(max(int(global_step), 0))
-        if self.schedule_target == "segment_cap":
-            return self.max_segments, value
-        return value, self.segment_cap
-
 
 @register(AGENT_NAME)
 class InftyThinkAgentLoop(AgentLoopBase):
@@ -125,7 +67,8 @@ class InftyThinkAgentLoop(AgentLoopBase):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
         question = list(kwargs["raw_prompt"])[-1]["content"]
-        max_segments, segment_cap = self.settings.at_step(self.config, kwargs.get("global_steps", 0))
+        schedule = siri_agent_loop.schedule_of(self.config) if self.settings.scheduled else None
+        max_segments, segment_cap = self.settings.at_step(schedule, kwargs.get("global_steps", 0))
         state = IterativeState(question, max_segments)
         outputs: list[AgentLoopOutput] = []
         started = time.perf_counter()

@@ -45,7 +45,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from siri_verl.checks import require_int
+from siri_verl.errors import require_int
 
 __all__ = [
     "DEFAULT_TAGS",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from siri_verl.checks import require_int
+from siri_verl.errors import require_int
 
 __all__ = ["REWARD_VARIANTS", "efficiency_factor", "trajectory_reward"]
 

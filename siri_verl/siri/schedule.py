@@ -73,7 +73,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-import operator
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -86,7 +85,7 @@ from typing import (
     TypeVar,
 )
 
-from siri_verl.checks import ConfigError
+from siri_verl.errors import ConfigError, require_int
 
 __all__ = [
     "COMPRESS",
@@ -131,38 +130,6 @@ class PhaseEnds(NamedTuple):
 
 
 # --------------------------------------------------------------------------------------------
-# validation helpers
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(key: str, value: Any) -> int:
-    if not _is_int(value) or value <= 0:
-        raise ScheduleConfigError(f"{_PREFIX}{key} must be a positive int, got {value!r}")
-    return value
-
-
-def _period(value: Any, key: str = "period") -> int:
-    if not _is_int(value):
-        raise ScheduleConfigError(f"{_PREFIX}{key} must be an int, got {value!r}")
-    if value <= 0:
-        raise ScheduleConfigError(f"{_PREFIX}{key} must be > 0, got {value}")
-    return value
-
-
-def _step(t: Any) -> int:
-    """The step as an int (numpy ints welcome); negative steps do not exist."""
-    if isinstance(t, bool):
-        raise TypeError(f"step must be an int, got {t!r}")
-    t = operator.index(t)
-    if t < 0:
-        raise ValueError(f"step must be >= 0, got {t}")
-    return t
-
-
-# --------------------------------------------------------------------------------------------
 # base class and registry
 
 
@@ -177,7 +144,7 @@ class Schedule(abc.ABC):
     """Registry name, set by :func:`register_schedule`."""
 
     def __post_init__(self) -> None:
-        _positive_int("granularity", self.granularity)
+        require_int(f"{_PREFIX}granularity", self.granularity, minimum=1, error=ScheduleConfigError)
 
     # -- what a shape implements -------------------------------------------------------------
 
@@ -199,7 +166,7 @@ class Schedule(abc.ABC):
 
     def length(self, t: int) -> int:
         """L(t): the response-length cap (tokens) of training step ``t`` (verl's global_steps)."""
-        return self._quantize(self.raw(_step(t)))
+        return self._quantize(self.raw(require_int("step", t, minimum=0)))
 
     def __call__(self, t: int) -> int:
         """Same as :meth:`length`."""
@@ -215,7 +182,7 @@ class Schedule(abc.ABC):
 
     def phase(self, t: int) -> Phase:
         """``"compress"``/``"expand"``/``"hold"``: the unrounded L(t) against L(t-1); step 0 holds."""
-        t = _step(t)
+        t = require_int("step", t, minimum=0)
         if t == 0:
             return HOLD
         now, before = self.raw(t), self.raw(t - 1)
@@ -227,7 +194,7 @@ class Schedule(abc.ABC):
 
     def phase_ends(self, total_steps: int) -> PhaseEnds:
         """Steps in ``1..total_steps`` that end a compression (troughs) or an expansion (peaks)."""
-        total_steps = _step(total_steps)
+        total_steps = require_int("total_steps", total_steps, minimum=0)
         troughs: list[int] = []
         peaks: list[int] = []
         current = self.phase(1) if total_steps >= 1 else HOLD
@@ -300,7 +267,7 @@ class ConstantSchedule(Schedule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_int("length", self.cap)
+        require_int(f"{_PREFIX}length", self.cap, minimum=1, error=ScheduleConfigError)
 
     def raw(self, t: int) -> float:
         return float(self.cap)
@@ -335,13 +302,13 @@ class _Periodic(Schedule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_int("l_max", self.l_max)
-        _positive_int("l_min", self.l_min)
+        require_int(f"{_PREFIX}l_max", self.l_max, minimum=1, error=ScheduleConfigError)
+        require_int(f"{_PREFIX}l_min", self.l_min, minimum=1, error=ScheduleConfigError)
         if self.l_min > self.l_max:
             raise ScheduleConfigError(
                 f"{_PREFIX}l_min ({self.l_min}) must be <= {_PREFIX}l_max ({self.l_max})"
             )
-        _period(self.period)
+        require_int(f"{_PREFIX}period", self.period, minimum=1, error=ScheduleConfigError)
 
     @property
     def _mid(self) -> float:
@@ -414,7 +381,7 @@ def _deepscaler(period: int | None) -> list[Stage]:
 
 
 def _thinkprune(period: int | None) -> list[Stage]:
-    n = THINKPRUNE_ROUND_STEPS if period is None else _period(period)
+    n = THINKPRUNE_ROUND_STEPS if period is None else require_int(f"{_PREFIX}period", period, minimum=1, error=ScheduleConfigError)
     return [Stage(0, 4096), Stage(n, 3072), Stage(2 * n, 2048)]
 
 
@@ -450,11 +417,8 @@ class StagesSchedule(Schedule):
             raise ScheduleConfigError(f"{_PREFIX}stages must not be empty (or set {_PREFIX}preset)")
         for i, stage in enumerate(stages):
             key = f"stages[{i}]"
-            if not _is_int(stage.start_step) or stage.start_step < 0:
-                raise ScheduleConfigError(
-                    f"{_PREFIX}{key}.start_step must be a non-negative int, got {stage.start_step!r}"
-                )
-            _positive_int(f"{key}.length", stage.length)
+            require_int(f"{_PREFIX}{key}.start_step", stage.start_step, minimum=0, error=ScheduleConfigError)
+            require_int(f"{_PREFIX}{key}.length", stage.length, minimum=1, error=ScheduleConfigError)
             if i == 0 and stage.start_step != 0:
                 raise ScheduleConfigError(f"{_PREFIX}{key}.start_step must be 0, got {stage.start_step}")
             if i > 0 and stage.start_step <= stages[i - 1].start_step:

@@ -12,7 +12,7 @@ lives in :mod:`siri_verl.reward`, whose result is passed in as ``base_score``.
 
 from __future__ import annotations
 
-from siri_verl.checks import require_int
+from siri_verl.errors import require_int
 
 __all__ = ["length_capped_score", "overlong_penalty"]
 
