@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -29,12 +30,38 @@ def test_every_recipe_composes_and_passes_its_checks(recipe, tmp_path):
     choices = choices_of(cfg)
     choices["backend"] = "cpu"  # the GPU requirement is checked separately below
     run_checks(cfg, choices)
-    first_line = (Path(conf_dir()) / "recipe" / f"{recipe}.yaml").read_text().splitlines()[1]
-    assert first_line.startswith("# python -m siri_verl") and f"recipe={recipe}" in first_line
 
 
-def test_every_recipe_opens_with_the_command_that_runs_it():
-    assert "tiny" in RECIPES and "siri_low" in RECIPES
+# Recipe directory -> the module whose command runs its recipes (training; the SFT cold start).
+RECIPE_DIRS = {Path(conf_dir()) / "recipe": "siri_verl", Path(conf_dir()) / "sft" / "recipe": "siri_verl.sft"}
+RECIPE_FILES = sorted(path for folder in RECIPE_DIRS for path in folder.glob("*.yaml"))
+
+
+def _opening_line(path: Path) -> str:
+    """The recipe's first line after Hydra's ``# @package`` directive, without the ``# ``."""
+    lines = path.read_text().splitlines()
+    assert lines and lines[0].startswith("# @package"), f"{path}: line 1 must be Hydra's '# @package' directive"
+    first = lines[1] if len(lines) > 1 else ""
+    assert first.startswith("# "), f"{path}: line 2 must be a comment, got {first!r}"
+    return first[2:]
+
+
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda path: str(path.relative_to(conf_dir())))
+def test_every_recipe_opens_with_the_command_that_runs_it(path):
+    line = _opening_line(path)
+    if path.name.startswith("_"):  # a building block is no row: it must not pretend to be run
+        assert not line.startswith(("python ", "torchrun ")), f"{path}: a building block opens with a command: {line}"
+        return
+    words = shlex.split(line.split("  #", 1)[0])  # a trailing `  # ...` remark is not part of it
+    module = RECIPE_DIRS[path.parent]
+    assert words[:1] in (["python"], ["torchrun"]), f"{path}: line 2 must be the command that runs it, got {words}"
+    assert "-m" in words and words[words.index("-m") + 1] == module, f"{path}: must run `-m {module}`, got {words}"
+    assert f"recipe={path.stem}" in words, f"{path}: its command must name recipe={path.stem}, got {words}"
+
+
+def test_the_recipe_test_sees_every_shipped_recipe():
+    names = {path.stem for path in RECIPE_FILES}
+    assert set(RECIPES) <= names and {"tiny", "siri_low", "inftythink_coldstart"} <= names
 
 
 def test_an_impossible_schedule_is_refused_naming_the_key():
