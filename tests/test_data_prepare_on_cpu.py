@@ -107,6 +107,22 @@ def test_last_boxed_matches_nested_braces():
     assert last_boxed("no box") is None
 
 
+@pytest.mark.parametrize(
+    "solution, gold",
+    [
+        (r"first \boxed{1}, then \boxed{2", "1"),  # an unclosed final box is skipped, not read to the end
+        (r"\boxed{\{1, 2\}} is the set", r"\{1, 2\}"),  # escaped braces are literal
+        (r"\boxed{\boxed{5}}", "5"),
+    ],
+)
+def test_minerva_gold_is_extracted_as_the_checker_extracts_answers(solution, gold):
+    """One ``last_boxed``: a gold read from a solution is what the checker would read from it."""
+    from siri_verl.reward.extract import last_boxed as checker_last_boxed
+
+    assert last_boxed is checker_last_boxed
+    assert SOURCES["minerva"].extract({"problem": "p", "solution": solution}, 0) == ("p", gold)
+
+
 def test_hub_failure_suggests_from(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise ConnectionError("no network")

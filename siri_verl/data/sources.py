@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+from siri_verl.reward.extract import last_boxed
+
 # The DeepSeek-R1-Distill models were trained to answer with this instruction after the problem.
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 # GPQA is multiple choice: the checker compares letters, so ask for the letter only.
@@ -99,28 +101,6 @@ def _number_or_text(row: dict, key: str) -> str:
     return _text(row, key)
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), matching nested braces.
-
-    A regex cannot match ``\\boxed{\\frac{1}{2}}`` reliably; counting braces can.
-    Returns None when there is no complete boxed expression.
-    """
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth, begin = 1, i
-    while i < len(text):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[begin:i].strip()
-        i += 1
-    return None
-
-
 # ---------------------------------------------------------------------------- training set
 
 
@@ -161,7 +141,8 @@ def _minerva(row: dict, index: int) -> tuple[str, str]:
     problem = _text(row, "problem", "question")
     if row.get("answer") not in (None, ""):  # the hub copy carries an answer column
         return problem, _number_or_text(row, "answer")
-    # The local copy has the answer only inside the solution's last \boxed{}.
+    # The local copy has the answer only inside the solution's last \boxed{}, read with the
+    # answer checker's own rule (an unclosed box is skipped), so gold and prediction agree.
     answer = last_boxed(_text(row, "solution"))
     if not answer:
         raise BadRow("no \\boxed{} answer in the solution")
