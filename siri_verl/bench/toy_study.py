@@ -35,7 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ETA = 48  # per-segment budget of the InftyThink arms (recipes/_toy_inftythink.yaml)
+ETA = 96  # per-call cap of the InftyThink arms (inftythink.segment_cap in recipes/_toy_inftythink.yaml)
+PROMPT_BUDGET = 64  # data.max_prompt_length of the InftyThink arms
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ ARMS: tuple[Arm, ...] = (
     Arm("stair", "toy_siri_stair", "final", "toy_warmstart_model", **_SIRI),
     Arm("DeepScaleR-style", "toy_deepscaler", "final", "toy_warmstart_model", **_SIRI),
     Arm("ThinkPrune-style", "toy_thinkprune", "final", "toy_warmstart_model", **_SIRI),
-    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_warmstart_model", mode="long", max_tokens=64, **_LONG),
+    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_warmstart_model", mode="long", max_tokens=ETA, **_LONG),
     Arm("cold start only", None, "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
     Arm("InftyThink+ T", "toy_inftythink_task", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
     Arm("InftyThink+ T+E", "toy_inftythink_eff", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
@@ -235,9 +236,9 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
         peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
         out.append(("H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
                     f"accuracy above long-CoT RL (95% interval above 0) with every call's context <= the "
-                    f"prompt budget (64) + eta ({ETA})",
+                    f"prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
                     f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens",
-                    verdict(lo > 0 and peak <= 64 + ETA, lo)))
+                    verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo)))
     if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
         ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
         d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
