@@ -252,7 +252,7 @@ class RunningSumsSpec:
     # InftyThink+ (long) RL prompts and the long traces of the cold start (train split).
     long_train_size: int = 2000
     long_test_size: int = 100
-    long_traces_size: int = 2000
+    long_traces_size: int = 4000
     # Bumped whenever the text layout changes, so stale caches are not reused.
     version: int = 1
 

@@ -161,16 +161,37 @@ def _final_hf_dir(checkpoints: Path) -> Path:
     return steps[-1][1]
 
 
-def run_sft_build(name: str, recipe: str, overrides: dict[str, str], key_parts: dict, root: Path | None = None) -> Path:
-    """Run ``python -m siri_verl.sft recipe=<recipe> <overrides>`` once and cache its final model.
+def fingerprint(path: Path) -> str:
+    """A digest of a file's bytes, or of a directory's file names and bytes (recursively)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
 
-    The cache key covers ``key_parts`` (what the inputs were built from), the recipe file's text
-    and the overrides. A failed run raises, naming its log (kept beside the cache entry).
+
+def run_sft_build(
+    name: str, recipe: str, inputs: dict[str, Path], settings: dict[str, str] | None = None, root: Path | None = None
+) -> Path:
+    """Run ``python -m siri_verl.sft recipe=<recipe> <inputs> <settings>`` once; cache its final model.
+
+    ``inputs`` are path overrides (``model.path``, ``data.train_files``), ``settings`` any other
+    overrides. The cache key covers the recipe file's text, the settings and the content of the
+    inputs (not their paths), so the same build from regenerated identical data is reused. A
+    failed run raises, naming its log (kept beside the cache entry).
     """
-    key = _digest({"recipe": recipe, "recipe_text": _recipe_text(recipe), "overrides": overrides, **key_parts})
+    settings = settings or {}
+    key = _digest({
+        "recipe": recipe,
+        "recipe_text": _recipe_text(recipe),
+        "settings": settings,
+        "inputs": {k: fingerprint(Path(v)) for k, v in inputs.items()},
+    })  # fmt: skip
     target = (root or cache_root()) / "models" / f"{name}-{key}"
     if (target / "config.json").exists():
         return target
+    overrides = {**{k: str(v) for k, v in inputs.items()}, **settings}
 
     def write(staging: Path) -> None:
         build = staging / "build"
@@ -196,9 +217,8 @@ def run_sft_build(name: str, recipe: str, overrides: dict[str, str], key_parts: 
         for item in hf_dir.iterdir():
             shutil.move(str(item), staging / item.name)
         shutil.rmtree(build / "checkpoints")
-        (staging / "siri_verl_spec.json").write_text(
-            json.dumps({"recipe": recipe, "overrides": overrides, "from": hf_dir.parent.name, **key_parts}, indent=2)
-        )
+        spec = {"recipe": recipe, "overrides": overrides, "from": hf_dir.parent.name, "key": key}
+        (staging / "siri_verl_spec.json").write_text(json.dumps(spec, indent=2))
 
     return publish_atomically(target, write)
 
@@ -207,11 +227,8 @@ def ensure_toy_warmstart(root: Path | None = None) -> Path:
     """The warm-start policy: ``recipe=toy_warmstart`` from the base model on the SFT rows."""
     from siri_verl.data.running_sums import ensure_dataset
 
-    base = ensure_toy_reasoner_base(root=root)
-    data = ensure_dataset(root=root)
-    overrides = {"model.path": str(base), "data.train_files": str(data["running_sums_sft"])}
-    key_parts = {"base": base.name, "data": data["running_sums_sft"].parent.name}
-    return run_sft_build("toy-warmstart", "toy_warmstart", overrides, key_parts, root)
+    base, rows = ensure_toy_reasoner_base(root=root), ensure_dataset(root=root)["running_sums_sft"]
+    return run_sft_build("toy-warmstart", "toy_warmstart", {"model.path": base, "data.train_files": rows}, root=root)
 
 
 def build_coldstart_data(out: Path, traces: Path, tokenizer_dir: Path, eta: int = TOY_ETA) -> Path:
@@ -239,10 +256,8 @@ def ensure_toy_inftythink(root: Path | None = None, eta: int = TOY_ETA) -> Path:
     if not segmented.is_dir():
         traces = data["long_sums_traces"]
         publish_atomically(segmented, lambda staging: build_coldstart_data(staging, traces, warmstart, eta))
-    train = segmented / "train.parquet"
-    overrides = {"model.path": str(warmstart), "data.train_files": str(train)}
-    key_parts = {"warmstart": warmstart.name, "data": data["long_sums_traces"].parent.name, "eta": eta}
-    return run_sft_build("toy-inftythink", "toy_inftythink_coldstart", overrides, key_parts, root)
+    inputs = {"model.path": warmstart, "data.train_files": segmented / "train.parquet"}
+    return run_sft_build("toy-inftythink", "toy_inftythink_coldstart", inputs, root=root)
 
 
 if __name__ == "__main__":
