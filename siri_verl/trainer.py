@@ -14,7 +14,7 @@ Selected with ``trainer.v1.trainer_mode=siri_verl`` (``conf/config.yaml`` does).
   weight sync wakes the rollout replicas), unless verl's ``trainer.save_freq`` already saved it;
   and calls every registered :func:`checkpoint_saved_hook` once verl has written a checkpoint,
   from verl's checkpoint callback (``trainer.checkpoint_callback_class``, which still runs
-  first). SIRI: save and keep the checkpoints at the ends of compression and expansion phases;
+  first), and again on the checkpoint a job resumes from (a kill may have cut them). SIRI: save and keep the checkpoints at the ends of compression and expansion phases;
 - with ``siri_verl.fixed_optimizer_steps``, keeps the number of optimiser steps per training
   step at ``ppo_epochs * train_batch_size / ppo_mini_batch_size`` however many rows the step
   has. verl sizes PPO mini-batches in rows (``ppo_mini_batch_size * rollout.n``), so an agent
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -226,6 +227,18 @@ class SiriVerlTrainer(PPOTrainerSync):
         self.last_saved_step: int | None = None
         self.stop_reason: str | None = None
 
+    def _load_checkpoint(self):
+        super()._load_checkpoint()
+        # verl writes latest_checkpointed_iteration.txt before it calls the checkpoint callback, so a
+        # kill in between resumes from a step whose saved hooks never ran (SIRI's copy of a phase end:
+        # minutes for a large model). They run on the step resumed from when training begins, once the
+        # MLflow run is open (here it is not yet); they are no-ops on a step they already handled.
+        # Only for this job's own directory: resume_path may name another job's.
+        self.resumed_checkpoint: tuple[int, str] | None = None
+        if self.global_steps > 0 and self.config.trainer.resume_mode == "auto":
+            checkpoint_dir = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+            self.resumed_checkpoint = (self.global_steps, checkpoint_dir)
+
     def stop_training(self, reason: str) -> None:
         """Stop the run before the next step (this step's metrics are still logged): verl's fit
         raises :class:`TrainingStopped` with ``reason``, which ``python -m siri_verl`` prints."""
@@ -235,6 +248,13 @@ class SiriVerlTrainer(PPOTrainerSync):
         if self.stop_reason is not None:
             raise TrainingStopped(self.stop_reason)
         super().on_step_begin()
+
+    def on_train_begin(self):
+        super().on_train_begin()
+        if getattr(self, "resumed_checkpoint", None) is not None:  # see _load_checkpoint
+            step, checkpoint_dir = self.resumed_checkpoint
+            for hook in _CHECKPOINT_SAVED_HOOKS:
+                hook(self, step, checkpoint_dir, False)
 
     # verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, checkpoints); this
     # mode *is* the sync trainer, so it answers "sync" whatever name selected it.

@@ -2,7 +2,8 @@
 
 One tiny SIRI run (8 steps, cosine period 4: troughs at 2 and 6, peaks at 4 and 8, verl saving
 every 2 steps and the phase ends kept) is SIGKILLed with its whole process tree (the driver, its
-Ray head and workers) once verl has saved ``global_step_4`` and SIRI has kept it. The rerun must
+Ray head and workers) once verl has saved ``global_step_4`` and SIRI has kept it (the kept copy of step 4 is then
+set back to a half-made one, as a kill between verl's save and SIRI's copy leaves it). The rerun must
 pick up where the checkpoint left off with nothing lost and nothing repeated: it trains steps 5..8
 only, L(t) over 1..8 is the schedule's with no gap or repeat, the phase-end checkpoints kept
 before the kill are byte for byte what they were, and MLflow holds one continued run (or a run
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -85,6 +87,12 @@ def killed_and_resumed(tmp_path_factory, tiny_model_path):
         finally:
             kill_tree(driver)
     kept_before = {path.name: hash_tree(path) for path in (checkpoints / "siri_phase_ends").iterdir()}
+    # verl writes latest_checkpointed_iteration.txt before it calls the checkpoint callback that
+    # keeps a phase end, so a kill can land in between (a large model's copy takes minutes). Make
+    # it have landed there for step 4: its copy was cut half-way, as a kill mid-copy leaves it.
+    half_made = kept_peak.rename(kept_peak.with_name(f".{kept_peak.name}.incomplete"))
+    for path in [half_made, *half_made.rglob("*")]:  # still writable, as the copy had not finished
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
     resumed = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     (workdir / "resumed_run.log").write_text(resumed.stdout + resumed.stderr)
@@ -137,6 +145,8 @@ def test_the_cap_over_both_jobs_is_the_schedule_with_no_gap_or_repeat(killed_and
 
 
 def test_phase_ends_kept_before_the_kill_are_unchanged_and_the_later_ones_kept(killed_and_resumed):
+    """Step 2's kept copy is untouched; step 4's, cut by the kill, is kept again on the resume
+    from it, identical to what it was; no half copy is left."""
     from siri_verl.siri.tracking import KEPT_MANIFEST
 
     _, runs, checkpoints, kept_before = killed_and_resumed
