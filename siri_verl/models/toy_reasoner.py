@@ -164,9 +164,10 @@ def _final_hf_dir(checkpoints: Path) -> Path:
 def fingerprint(path: Path) -> str:
     """A digest of a file's bytes, or of a directory's file names and bytes (recursively)."""
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+    if not path.is_dir():
+        digest.update(path.read_bytes())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
