@@ -391,6 +391,20 @@ TOUCHES: tuple[Touch, ...] = (
         contains=("self.checkpoint_manager.update_weights(self.global_steps)",),
     ),
     Touch(
+        "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._load_checkpoint", _TRAINER_BASE, "()",
+        "overridden: after verl resumes (it sets self.global_steps from the global_step_N folder), the step "
+        "resumed from is noted, so that checkpoint-saved hooks a kill cut off run again on it",
+        ("siri_verl/trainer.py",), PRIVATE,
+        contains=('self.global_steps = int(global_step_folder.split("global_step_")[-1])',),
+        guard="tests/test_e2e_resume_after_kill_on_cpu.py",
+    ),
+    Touch(
+        "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_train_begin", _TRAINER_BASE, "()",
+        "overridden: the checkpoint-saved hooks of the step resumed from run here, once verl's MLflow run is open",
+        ("siri_verl/trainer.py",), INTERNAL,
+        guard="tests/test_e2e_resume_after_kill_on_cpu.py",
+    ),
+    Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._save_checkpoint", _TRAINER_BASE, "()",
         "called for the steps SIRI keeps (phase ends) that verl's save_freq did not save; it ends in the "
         "checkpoint callback's on_save",
