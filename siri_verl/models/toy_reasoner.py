@@ -143,10 +143,12 @@ def ensure_toy_reasoner_base(spec: ToyReasonerSpec | None = None, root: Path | N
 # ---------------------------------------------------------------------------------------------
 
 
-def _recipe_text(recipe: str) -> str:
+def _recipe_settings(recipe: str) -> str:
+    """The recipe file without its comment and blank lines: what a build depends on."""
     from siri_verl.config import conf_dir
 
-    return (Path(conf_dir()) / "sft" / "recipe" / f"{recipe}.yaml").read_text()
+    lines = (Path(conf_dir()) / "sft" / "recipe" / f"{recipe}.yaml").read_text().splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
 def _final_hf_dir(checkpoints: Path) -> Path:
@@ -178,14 +180,14 @@ def run_sft_build(
     """Run ``python -m siri_verl.sft recipe=<recipe> <inputs> <settings>`` once; cache its final model.
 
     ``inputs`` are path overrides (``model.path``, ``data.train_files``), ``settings`` any other
-    overrides. The cache key covers the recipe file's text, the settings and the content of the
-    inputs (not their paths), so the same build from regenerated identical data is reused. A
-    failed run raises, naming its log (kept beside the cache entry).
+    overrides. The cache key covers the recipe file (comments aside), the settings and the content
+    of the inputs (not their paths), so the same build from regenerated identical data is reused.
+    A failed run raises, naming its log (kept beside the cache entry).
     """
     settings = settings or {}
     key = _digest({
         "recipe": recipe,
-        "recipe_text": _recipe_text(recipe),
+        "recipe_settings": _recipe_settings(recipe),
         "settings": settings,
         "inputs": {k: fingerprint(Path(v)) for k, v in inputs.items()},
     })  # fmt: skip
