@@ -130,3 +130,17 @@ def test_every_sft_recipe_composes_and_opens_with_its_command(recipe):
     assert cfg.data.custom_cls.name == "InftyThinkSFTDataset" and cfg.data.train_files == "/tmp/train.parquet"
     first_line = (Path(conf_dir()) / "sft" / "recipe" / f"{recipe}.yaml").read_text().splitlines()[1]
     assert "-m siri_verl.sft" in first_line and f"recipe={recipe}" in first_line
+
+
+def test_cpu_backend_trains_in_fp32_like_its_rollout():
+    """verl's FSDP engine casts parameters to bf16 unless mixed_precision says otherwise; on the cpu
+    backend the actor and reference must compute in fp32, as the hf rollout server does, and verl's
+    engine config must accept the setting."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    cfg = compose_recipe("tiny")
+    for role in ("actor", "ref"):
+        section = cfg.actor_rollout_ref[role].fsdp_config
+        assert dict(section.mixed_precision) == {"param_dtype": "fp32", "reduce_dtype": "fp32", "buffer_dtype": "fp32"}
+        engine_config = omega_conf_to_dataclass(section)
+        assert engine_config.mixed_precision["param_dtype"] == "fp32"
