@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Each creates .venv if it is missing.
-#   make demo   the embedded default: real verl GRPO on CPU with a tiny offline model, MLflow in ./mlflow.db
+#   make demo   the toy study's short version: real verl GRPO + SIRI on CPU, a 1M model warm-started offline, MLflow in ./mlflow.db
 #   make test   the test suite (what .ci/run calls)
 VENV ?= .venv
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m siri_verl
+	$(PY) -m siri_verl recipe=toy_demo
 
 # The MLflow UI browser check needs Debian's chromium; as root with apt it is installed here,
 # otherwise that one test skips and says why.
