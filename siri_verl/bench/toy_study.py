@@ -253,6 +253,8 @@ def _cell(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     if not values:
         return "-"
     mean, half = interval(values)
+    if len(values) < 2:  # no interval from one seed
+        return f"{scale * mean:.{digits}f} (1 seed)"
     return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
 
 
@@ -302,12 +304,15 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         )
     lines += ["", "## Hypotheses", "", "| hypothesis | criterion | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {h} | {c} | {m} | {v} |" for h, c, m, v in hypotheses(rows)]
-    lines += ["", "Plots: `toy_study_pareto.png` (all arms) and `toy_study_schedule.png` (SIRI's L(t) against "
-              "mean response length over training), also on the study's MLflow run.", ""]
+    lines += ["", "Plots (for the sides that were run): `toy_study_pareto.png` and `toy_study_pareto_inftythink.png` "
+              "(accuracy against tokens per arm), `toy_study_schedule.png` (SIRI's L(t) against mean response length "
+              "over training), also on the study's MLflow run.", ""]
     return "\n".join(lines)
 
 
-def plot_pareto(rows: dict[str, list[dict]], path: Path) -> Path:
+def plot_pareto(rows: dict[str, list[dict]], side: str, path: Path) -> Path | None:
+    """Accuracy against mean tokens of one side's arms (each side has its own benchmark); None if
+    no arm of that side was run."""
     import pandas as pd
 
     from siri_verl.tracking.pareto import plot_frontier
@@ -316,10 +321,13 @@ def plot_pareto(rows: dict[str, list[dict]], path: Path) -> Path:
         [
             {"run_name": name, "acc": sum(r["acc"] for r in rs) / len(rs),
              "mean_tokens": sum(r["tokens"] for r in rs) / len(rs), "source": "eval"}
-            for name, rs in rows.items() if rs and ARMS_BY_NAME[name].side == "siri"
+            for name, rs in rows.items() if rs and ARMS_BY_NAME[name].side == side
         ]
     )  # fmt: skip
-    return plot_frontier(points, path, "toy study (running sums, SIRI side): accuracy vs tokens")
+    if points.empty:
+        return None
+    benchmark = next(arm.benchmark for arm in ARMS if arm.side == side)
+    return plot_frontier(points, path, f"toy study ({benchmark}): accuracy vs tokens")
 
 
 def schedule_curves(tracking_uri: str, run_ids: list[str]) -> dict[str, list[tuple[int, float]]]:
@@ -424,8 +432,11 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "toy_study.md").write_text(report)
-    pareto = plot_pareto(rows, results_dir / "toy_study_pareto.png")
-    artifacts = [results_dir / "toy_study.md", pareto]
+    artifacts = [results_dir / "toy_study.md"]
+    for side, name in (("siri", "toy_study_pareto.png"), ("inftythink", "toy_study_pareto_inftythink.png")):
+        pareto = plot_pareto(rows, side, results_dir / name)
+        if pareto is not None:
+            artifacts.append(pareto)
     if all(cosine_runs):
         artifacts.append(plot_schedule(schedule_curves(tracking_uri, cosine_runs), results_dir / "toy_study_schedule.png"))
     for path in artifacts:
