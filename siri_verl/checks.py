@@ -17,7 +17,8 @@ from typing import Callable, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from siri_verl.errors import ConfigError  # noqa: F401  (the checks raise it; callers catch it from here)
-from siri_verl.inftythink.settings import AGENT_NAME as INFTYTHINK_AGENT, InftyThinkSettings
+from siri_verl.inftythink.settings import AGENT_NAME as INFTYTHINK_AGENT
+from siri_verl.inftythink.settings import InftyThinkSettings
 from siri_verl.siri.schedule import build_schedule
 
 ConfigCheck = Callable[[DictConfig, Mapping[str, str]], None]

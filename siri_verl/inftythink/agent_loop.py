@@ -36,7 +36,6 @@ from verl.experimental.agent_loop.agent_loop import (
 from verl.utils.profiler import simple_timer
 
 from siri_verl.chat_protocol import route_by_chat_protocol
-from siri_verl.siri import agent_loop as siri_agent_loop
 from siri_verl.inftythink.protocol import GenerationResult, IterativeState, StopReason, join_prompt
 from siri_verl.inftythink.settings import AGENT_NAME, InftyThinkSettings
 from siri_verl.request_budget import (
@@ -46,6 +45,8 @@ from siri_verl.request_budget import (
     request_max_tokens,
     used_whole_budget,
 )
+from siri_verl.siri import agent_loop as siri_agent_loop
+
 
 @register(AGENT_NAME)
 class InftyThinkAgentLoop(AgentLoopBase):
