@@ -7,6 +7,7 @@ pytest puts ``tests/`` on ``sys.path`` (there is no ``tests/__init__.py``, see c
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -56,3 +57,33 @@ class InProcessActor:
 
     def __getattr__(self, name):
         return SimpleNamespace(remote=getattr(self._target, name))
+
+
+
+def run_agent_loop(loop_cls, tokenizer, server_manager, config, sampling_params, **kwargs):
+    """Build ``loop_cls`` with the keyword arguments verl's ``_run_agent_loop`` passes and run it
+    inside the event loop that runs it, as verl's workers do. ``server_manager`` is what the loop
+    talks to; a :class:`BuiltInLoop` wraps a factory for one that must be made inside that event
+    loop (verl's ``LLMServerClient``)."""
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+
+    async def build_and_run():
+        manager = server_manager.make() if isinstance(server_manager, BuiltInLoop) else server_manager
+        loop = loop_cls(
+            trainer_config=DictConfigWrap(config),
+            server_manager=manager,
+            tokenizer=tokenizer,
+            processor=None,
+            dataset_cls=None,
+            data_config=DictConfigWrap(config.data),
+        )
+        return await loop.run(sampling_params, **kwargs)
+
+    return asyncio.run(build_and_run())
+
+
+@dataclass(frozen=True)
+class BuiltInLoop:
+    """A server manager to be built inside the agent loop's event loop, by ``make()``."""
+
+    make: object

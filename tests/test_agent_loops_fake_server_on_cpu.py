@@ -7,12 +7,10 @@ answers from a script (it runs no model). The real path is covered end to end by
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from _verl_paths import run_agent_loop
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.rollout.replica import TokenOutput
 
 from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
@@ -68,21 +66,7 @@ def trainer_config(**sections):
     return OmegaConf.create(base)
 
 
-def run_loop(cls, tokenizer, server, config, sampling_params, **kwargs):
-    """Build the loop inside the event loop that runs it, as verl's workers do."""
-
-    async def build_and_run():
-        loop = cls(
-            trainer_config=DictConfigWrap(config),
-            server_manager=server,
-            tokenizer=tokenizer,
-            processor=None,
-            dataset_cls=None,
-            data_config=DictConfigWrap(config.data),
-        )
-        return await loop.run(sampling_params, **kwargs)
-
-    return asyncio.run(build_and_run())
+run_loop = run_agent_loop  # (loop class, tokenizer, server, config, sampling params, **row)
 
 
 @pytest.mark.parametrize("step", [0, 1, 2, 3, 4, 6, 7, 100])

@@ -9,16 +9,15 @@ server refuses (``max_tokens < 1``, a prompt without room).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from unittest import mock
 
 import pytest
+from _verl_paths import run_agent_loop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.rollout.replica import TokenOutput
 
 from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
@@ -102,18 +101,7 @@ def tokenizer(tiny_model_path):
 
 
 def build_and_run(cls, tokenizer, server, config, **kwargs):
-    async def run():
-        loop = cls(
-            trainer_config=DictConfigWrap(config),
-            server_manager=server,
-            tokenizer=tokenizer,
-            processor=None,
-            dataset_cls=None,
-            data_config=DictConfigWrap(config.data),
-        )
-        return await loop.run({}, **kwargs)
-
-    return asyncio.run(run())
+    return run_agent_loop(cls, tokenizer, server, config, {}, **kwargs)
 
 
 def loop_config(response_length: int, max_model_len: int | None = None, **sections):

@@ -60,9 +60,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from _verl_paths import BuiltInLoop, run_agent_loop
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.config import HFModelConfig, RolloutConfig
 from verl.workers.rollout.llm_server import LLMServerClient
 
@@ -528,21 +528,12 @@ def run_loop(loop_cls, tokenizer, config, server, sampling_params, **kwargs):
     """Our loop with verl's real LLMServerClient in front of ``server`` (the way AgentLoopWorker
     builds it), run in the event loop it is built in."""
 
-    async def build_and_run():
-        client = LLMServerClient(
+    def client():
+        return LLMServerClient(
             config, load_balancer_handle=FakeActorHandle(OneServerLoadBalancer(FakeActorHandle(server)))
         )
-        loop = loop_cls(
-            trainer_config=DictConfigWrap(config),
-            server_manager=client,
-            tokenizer=tokenizer,
-            processor=None,
-            dataset_cls=None,
-            data_config=DictConfigWrap(config.data),
-        )
-        return await loop.run(sampling_params, **kwargs)
 
-    return asyncio.run(build_and_run())
+    return run_agent_loop(loop_cls, tokenizer, BuiltInLoop(client), config, sampling_params, **kwargs)
 
 
 @pytest.mark.parametrize("backend", ["vllm", "sglang"])
