@@ -120,6 +120,14 @@ def _toy_inftythink_model() -> str:
     return str(ensure_toy_inftythink())
 
 
+@register_asset("toy_longcot_model")
+def _toy_longcot_model() -> str:
+    """The long-CoT baseline's starting policy: the long traces unsegmented, SFT from the warm start."""
+    from siri_verl.models.toy_reasoner import ensure_toy_longcot
+
+    return str(ensure_toy_longcot())
+
+
 def register_resolver() -> None:
     if not OmegaConf.has_resolver(RESOLVER_NAME):
         OmegaConf.register_new_resolver(RESOLVER_NAME, resolve_asset)

@@ -31,17 +31,17 @@ def _fake_job(tmp_path, recipe: str, steps: int, kept: list[int]):
 
 
 def test_siri_low_is_the_last_trough_and_siri_high_the_final_checkpoint(tmp_path):
-    # cosine with T = 20 over 40 steps: troughs 10 and 30, peaks 20 and 40
-    job = _fake_job(tmp_path, "toy_siri_cosine", 40, kept=[10, 20, 30, 40])
+    # the recipe's cosine, T = 6 over 18 steps: troughs 3, 9 and 15, peaks 6, 12 and 18
+    job = _fake_job(tmp_path, "toy_siri_cosine", 18, kept=[3, 6, 9, 12, 15, 18])
     low, low_step = toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-low"], job)
     high, high_step = toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-high"], job)
-    assert (low_step, high_step) == (30, 40)
-    assert "siri_phase_ends/global_step_30" in str(low) and str(high).endswith("global_step_40/actor/huggingface")
+    assert (low_step, high_step) == (15, 18)
+    assert "siri_phase_ends/global_step_15" in str(low) and str(high).endswith("global_step_18/actor/huggingface")
 
 
 def test_an_unfinished_job_or_a_missing_kept_trough_is_named(tmp_path):
-    job = _fake_job(tmp_path, "toy_siri_cosine", 40, kept=[10])
-    with pytest.raises(FileNotFoundError, match="global_step_30"):
+    job = _fake_job(tmp_path, "toy_siri_cosine", 18, kept=[3])
+    with pytest.raises(FileNotFoundError, match="global_step_15"):
         toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-low"], job)
     (job / "summary.json").unlink()  # a job killed before it finished has no summary
     assert toy_study.final_checkpoint(job) is None

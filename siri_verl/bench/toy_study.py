@@ -5,22 +5,25 @@ recipes, agent loops, rewards, trainer mode, eval and MLflow code that the GPU r
 the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the data (running sums,
 ``siri_verl/data/running_sums.py``) and the lengths are scaled down. Steps:
 
-1. **Train** every arm's recipe for every seed as ONE Hydra multirun of ``python -m siri_verl``
-   (``recipe=toy_constant,toy_siri_cosine,... siri_verl.seed=0,1,2``). The study opens an MLflow
-   run of its own first; the multirun's sweep run and every job become its descendants. A rerun
-   of the study skips the jobs that already left their final checkpoint (one multirun per seed
-   over what is missing), so a killed study loses no finished job.
+1. **Train** every arm's recipe for every seed with Hydra multiruns of ``python -m siri_verl``
+   (``-m recipe=toy_constant,toy_siri_cosine,... siri_verl.seed=S``), ``--jobs`` of them at a
+   time: the CPU backend runs each worker on one thread, so two jobs use the two cores of a
+   laptop-class machine. The study opens an MLflow run of its own first; every multirun's sweep
+   run and every job become its descendants. A rerun of the study skips the jobs that already
+   left their final checkpoint, so a killed study loses no finished job.
 2. **Evaluate** every arm's checkpoint (the final one, or the last trough for SIRI-low) with
-   ``siri_verl.eval`` under one protocol for all arms (``eval_protocol=toy``: n samples per
-   problem at T = 0.6 on the held-out test split). Rows without training (the warm start, the
-   cold start) are evaluated once per seed with that seed's sampling.
+   ``python -m siri_verl.eval`` under one protocol for all arms (``eval_protocol=toy``: n samples
+   per problem at T = 0.6 on the held-out test split), also ``--jobs`` at a time. Rows without
+   training (the warm start, the cold start) are evaluated once per seed with that seed's
+   sampling. An eval that finished (its ``summary.json``) is not run again.
 3. **Report** ``results/toy_study.md``: per arm the mean and 95% t-interval over seeds of
    accuracy and tokens, ΔCRAcc against the warm start, per-call peak context, wall time; the
    hypotheses H1-H5 with their criteria and verdicts; the Pareto plot of all arms and SIRI's
    L(t) against mean response length, both logged on the study's MLflow run.
 
-``--steps`` and ``--limit`` shrink the study (the CI smoke test runs 2 steps of three arm
-types); the report always states what was run.
+``--steps``, ``--limit`` and ``--start-model`` shrink the study (the CI smoke test,
+``tests/test_toy_study_smoke_on_cpu.py``, runs one step of each arm type from an untrained model);
+the report always states what was run.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ETA = 96  # per-call cap of the InftyThink arms (inftythink.segment_cap in recipes/_toy_inftythink.yaml)
 PROMPT_BUDGET = 64  # data.max_prompt_length of the InftyThink arms
+LONGCOT_CAP = 128  # the long-CoT arm's response cap (recipes/toy_longcot_rl.yaml): prompt + 128 <= 64 + 96
+FULL_CONTEXT = 448  # the toy model's room for a response (512 positions less the prompt)
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,9 @@ ARMS: tuple[Arm, ...] = (
     Arm("stair", "toy_siri_stair", "final", "toy_warmstart_model", **_SIRI),
     Arm("DeepScaleR-style", "toy_deepscaler", "final", "toy_warmstart_model", **_SIRI),
     Arm("ThinkPrune-style", "toy_thinkprune", "final", "toy_warmstart_model", **_SIRI),
-    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_warmstart_model", mode="long", max_tokens=ETA, **_LONG),
+    Arm("long-CoT start, full context", None, "final", "toy_longcot_model", mode="long", max_tokens=FULL_CONTEXT,
+        **_LONG),
+    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_longcot_model", mode="long", max_tokens=LONGCOT_CAP, **_LONG),
     Arm("cold start only", None, "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
     Arm("InftyThink+ T", "toy_inftythink_task", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
     Arm("InftyThink+ T+E", "toy_inftythink_eff", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
@@ -74,9 +82,9 @@ ARMS: tuple[Arm, ...] = (
 )
 ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
 
-# Seeds: the reported ones, and the ones settings were chosen on (never the same).
+# The reported seeds. No setting of the study was tuned on any seed (the report says so): the lr
+# comes from the feasibility probe, the sizes from the time budget.
 REPORTED_SEEDS = (0, 1, 2)
-TUNING_SEEDS = (100, 101)
 
 
 # ------------------------------------------------------------------------------------------
@@ -94,26 +102,76 @@ def final_checkpoint(job: Path) -> Path | None:
     return steps[-1] if steps and (job / "summary.json").exists() else None
 
 
-def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, extra: list[str]) -> float:
-    """Run the jobs not finished yet; returns wall seconds. One multirun per seed with work left."""
+def run_lanes(tasks: list, lanes: int, run_one) -> list:
+    """``run_one(task)`` for every task, ``lanes`` at a time (threads that each wait on a
+    subprocess); returns the results in task order. Every task runs even when one fails."""
+    results: list = [None] * len(tasks)
+    queue = list(enumerate(tasks))
+    lock = threading.Lock()
+
+    def lane() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index, task = queue.pop(0)
+            try:
+                results[index] = run_one(task)
+            except BaseException as error:  # reported after every lane has finished
+                results[index] = error
+
+    threads = [threading.Thread(target=lane) for _ in range(max(1, min(lanes, len(tasks))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = [f"{task}: {result}" for task, result in zip(tasks, results) if isinstance(result, BaseException)]
+    if failed:
+        raise SystemExit("toy_study: " + "; ".join(failed) + " (rerun the same command to resume)")
+    return results
+
+
+def run_logged(command: list[str], log: Path, cwd: Path, what: str) -> None:
+    """Run ``command`` with its output in ``log``; raise naming the log when it fails."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"toy_study: {what} (log: {log})", flush=True)
+    with log.open("a") as handle:
+        handle.write("$ " + " ".join(command) + "\n")
+        handle.flush()
+        result = subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {result.returncode}); log: {log}")
+
+
+def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, extra: list[str], jobs: int) -> float:
+    """Run the jobs not finished yet, ``jobs`` multiruns at a time; returns wall seconds.
+
+    The unfinished (recipe, seed) jobs are dealt round-robin to the lanes; a lane runs one
+    multirun per seed over its recipes (Hydra multirun: one process, job after job).
+    """
     started = time.time()
-    for seed in seeds:
-        todo = [r for r in recipes if final_checkpoint(job_dir(out, r, seed)) is None]
-        if not todo:
-            continue
+    todo = [(recipe, seed) for seed in seeds for recipe in recipes if final_checkpoint(job_dir(out, recipe, seed)) is None]
+    batches = []
+    for lane in range(jobs):
+        mine = todo[lane::jobs]
+        for seed in dict.fromkeys(seed for _, seed in mine):
+            batches.append(([recipe for recipe, s in mine if s == seed], seed, lane))
+
+    def run_batch(batch: tuple[list[str], int, int]) -> None:
+        batch_recipes, seed, lane = batch
         command = [
             sys.executable, "-m", "siri_verl", "-m",
-            f"recipe={','.join(todo)}", f"siri_verl.seed={seed}",
+            f"recipe={','.join(batch_recipes)}", f"siri_verl.seed={seed}",
             f"hydra.sweep.dir={out / 'sweep'}",
             "hydra.sweep.subdir=${hydra:runtime.choices.recipe}_seed${siri_verl.seed}",
             "siri_verl.summary=false",
             *([f"trainer.total_training_steps={steps}"] if steps else []),
             *extra,
         ]  # fmt: skip
-        print("toy_study: " + " ".join(command), flush=True)
-        result = subprocess.run(command, cwd=out)
-        if result.returncode != 0:
-            raise SystemExit(f"toy_study: training failed (exit {result.returncode}); rerun to resume")
+        run_logged(command, out / "logs" / f"train_seed{seed}_lane{lane}.log", out,
+                   f"training {','.join(batch_recipes)} seed {seed}")
+
+    run_lanes(batches, jobs, run_batch)
     return time.time() - started
 
 
@@ -144,8 +202,11 @@ def checkpoint_of(arm: Arm, job: Path) -> tuple[Path, int]:
     return kept, troughs[-1]
 
 
-def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict) -> dict:
-    """One eval of ``model`` on the arm's benchmark under the study's protocol (resumable)."""
+def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict) -> None:
+    """One eval of ``model`` on the arm's benchmark under the study's protocol, in this process
+    (``siri_verl.eval``'s own code); a finished eval (its ``summary.json``) is not run again."""
+    if (out_dir / "summary.json").exists():
+        return
     from hydra import compose, initialize_config_dir
 
     from siri_verl import assets
@@ -162,8 +223,41 @@ def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, 
     ]  # fmt: skip
     with initialize_config_dir(config_dir=eval_conf_dir(), version_base=None):
         cfg = compose("eval", overrides=overrides)
-    report = run_eval(cfg)
-    return report["benchmarks"][arm.benchmark]
+    run_eval(cfg)
+
+
+def eval_result(arm: Arm, out_dir: Path) -> dict:
+    """The arm's benchmark summary that :func:`evaluate` left in ``out_dir``."""
+    return json.loads((out_dir / "summary.json").read_text())["benchmarks"][arm.benchmark]
+
+
+def run_eval_lane(tasks_file: Path) -> None:
+    """A lane's evals, one after another in this process (no start-up cost per eval)."""
+    for task in json.loads(tasks_file.read_text()):
+        print(f"toy_study: evaluating {task['arm']} seed {task['seed']}", flush=True)
+        evaluate(ARMS_BY_NAME[task["arm"]], task["model"], task["seed"], Path(task["out_dir"]), task["limit"],
+                 task["n"], task["tags"])  # fmt: skip
+
+
+def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
+    """Every unfinished eval task, in ``jobs`` lanes of ``python -m siri_verl.bench.toy_study
+    --eval-lane``; returns wall seconds."""
+    started = time.time()
+    todo = [task for task in tasks if not (Path(task["out_dir"]) / "summary.json").exists()]
+    lanes = []
+    for lane in range(jobs):
+        if todo[lane::jobs]:
+            path = out / "logs" / f"eval_lane{lane}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(todo[lane::jobs], indent=1))
+            lanes.append(path)
+
+    def run_lane(path: Path) -> None:
+        command = [sys.executable, "-m", "siri_verl.bench.toy_study", "--eval-lane", str(path)]
+        run_logged(command, path.with_suffix(".log"), out, f"evaluating {len(json.loads(path.read_text()))} checkpoints")
+
+    run_lanes(lanes, jobs, run_lane)
+    return time.time() - started
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,11 +363,14 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         "",
         f"Command: `{meta['command']}`",
         "",
-        f"Hardware: {meta['hardware']}. Model: {meta['model']}. Seeds: {meta['seeds']} (reported); "
-        f"settings were chosen on tuning seeds {list(TUNING_SEEDS)}. Training steps per run: {meta['steps']}. "
+        f"Hardware: {meta['hardware']}. Model: {meta['model']}"
+        + (f", every arm started from `{meta['start_model']}` (a smoke run)" if meta.get("start_model") else "")
+        + f". Seeds: {meta['seeds']}. No setting was tuned on any seed: the learning rate comes from the "
+        f"feasibility probe, batch and steps from the time budget. Training steps per run: {meta['steps']}. "
         f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
-        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time: training {meta['train_s']:.0f} s, "
-        f"evaluation {meta['eval_s']:.0f} s.",
+        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time: {meta.get('study_s', 0):.0f} s in "
+        f"all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
+        f"{meta['eval_s']:.0f} s).",
         "",
         "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
         "warm start (SIRI-side rows). Peak context is the longest single call (prompt + generated tokens).",
@@ -395,10 +492,14 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     os.environ[PARENT_RUN_ENV] = study_run.info.run_id
 
     extra = ["trainer.project_name=toy_study", *args.override]
-    train_s = train(out, recipes, args.seeds, args.steps, extra)
+    study_started = time.time()
+    if args.start_model:
+        # Smoke runs: every arm starts from (and the untrained rows are) this model.
+        start = args.start_model if Path(args.start_model).exists() else f"${{siri_verl_asset:{args.start_model}}}"
+        extra.append(f"actor_rollout_ref.model.path={start}")
+    train_s = train(out, recipes, args.seeds, args.steps, extra, args.jobs)
 
-    rows: dict[str, list[dict]] = {}
-    eval_started = time.time()
+    evals, tasks = [], []
     for arm in arms:
         for seed in args.seeds:
             if arm.recipe:
@@ -407,26 +508,32 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
                 summary = _job_summary(job)
                 tags = {"train_run_id": summary.get("run_id"), "checkpoint_step": step}
             else:
-                model, step, summary, tags = arm.model, None, {}, {}
+                model, step, summary, tags = args.start_model or arm.model, None, {}, {}
             tags = {k: v for k, v in tags.items() if v is not None}
-            result = evaluate(arm, str(model), seed, out / "eval" / arm.name.replace(" ", "_") / f"seed{seed}",
-                              args.limit, args.n, tags)
-            rows.setdefault(arm.name, []).append(
-                {
-                    "seed": seed, "step": step, "acc": result[f"avg@{args.n}"], "tokens": result["mean_tokens"],
-                    "segments": result.get("mean_segments"), "max_peak_context": result.get("max_peak_context"),
-                    "train_s": summary.get("seconds"), "train_run_id": summary.get("run_id"),
-                }
-            )  # fmt: skip
-    eval_s = time.time() - eval_started
+            eval_dir = out / "eval" / arm.name.replace(" ", "_").replace(",", "") / f"seed{seed}"
+            evals.append((arm, seed, step, summary, eval_dir))
+            tasks.append({"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(eval_dir),
+                          "limit": args.limit, "n": args.n, "tags": tags})  # fmt: skip
+    eval_s = evaluate_all(out, tasks, args.jobs)
+    rows: dict[str, list[dict]] = {}
+    for arm, seed, step, summary, eval_dir in evals:
+        result = eval_result(arm, eval_dir)
+        rows.setdefault(arm.name, []).append(
+            {
+                "seed": seed, "step": step, "acc": result[f"avg@{args.n}"], "tokens": result["mean_tokens"],
+                "segments": result.get("mean_segments"), "max_peak_context": result.get("max_peak_context"),
+                "train_s": summary.get("seconds"), "train_run_id": summary.get("run_id"),
+            }
+        )  # fmt: skip
     (out / "rows.json").write_text(json.dumps(rows, indent=2))
 
     cosine_runs = [_job_summary(job_dir(out, "toy_siri_cosine", s)).get("run_id") for s in args.seeds]
     meta = {
         "command": "python -m siri_verl.bench toy_study " + " ".join(args.argv),
         "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/models/toy_reasoner.py)",
-        "seeds": list(args.seeds), "steps": args.steps or "each recipe's (40)", "n": args.n, "limit": args.limit,
-        "train_s": train_s, "eval_s": eval_s,
+        "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
+        "limit": args.limit, "train_s": train_s, "eval_s": eval_s, "jobs": args.jobs,
+        "study_s": time.time() - study_started, "start_model": args.start_model,
     }  # fmt: skip
     report = report_markdown(rows, meta)
     results_dir = Path(args.results_dir)
@@ -464,11 +571,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--results-dir", default="results", help="where toy_study.md and the plots go")
     parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
     parser.add_argument("--override", action="append", default=[], help="extra key=value for every training job")
+    parser.add_argument("--jobs", type=int, default=2, help="training jobs and evals run at a time (default 2)")
+    parser.add_argument("--start-model", default=None,
+                        help="smoke runs: start every arm from this model (asset or path) instead of its own")
+    # Internal: what each eval lane's subprocess runs.
+    parser.add_argument("--eval-lane", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = argv
     return args
 
 
 def main(argv: list[str]) -> int:
-    run_study(parse_args(argv))
+    args = parse_args(argv)
+    if args.eval_lane:
+        run_eval_lane(args.eval_lane)
+    else:
+        run_study(args)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

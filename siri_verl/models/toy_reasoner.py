@@ -16,6 +16,10 @@ Everything is made offline and cached under ``cache_root()`` keyed by what it wa
    traces -> ``python -m siri_verl.inftythink.coldstart --backend toy_rule`` (segments of η
    tokens, rule-written summaries) -> ``python -m siri_verl.sft recipe=toy_inftythink_coldstart``
    from the warm start: asset ``toy_inftythink_model``.
+5. :func:`ensure_toy_longcot`: the long-CoT baseline's starting policy, the same long traces
+   unsegmented (one response per question) -> ``python -m siri_verl.sft recipe=toy_longcot``
+   from the warm start: asset ``toy_longcot_model``. It stands for the paper's base model, which
+   already reasons in one long chain before any RL.
 
 Each SFT build runs the recipe as a subprocess, takes the last ``global_step_N/huggingface``
 directory it saved, and publishes it atomically with the run's log and MLflow store under
@@ -261,6 +265,36 @@ def ensure_toy_inftythink(root: Path | None = None, eta: int = TOY_ETA) -> Path:
         publish_atomically(segmented, lambda staging: build_coldstart_data(staging, traces, warmstart, eta))
     inputs = {"model.path": warmstart, "data.train_files": segmented / "train.parquet"}
     return run_sft_build("toy-inftythink", "toy_inftythink_coldstart", inputs, root=root)
+
+
+def build_longcot_data(out: Path, traces: Path) -> Path:
+    """The long traces as single-turn SFT rows (question, then the whole trace as one response,
+    ``<think>\\n`` without loss): ``<out>/train.parquet``."""
+    from siri_verl.data.running_sums import ASSISTANT_PREFIX, write_sft_parquet
+    from siri_verl.jsonl import read_lines
+
+    rows = []
+    for line in read_lines(traces):
+        if line.error:
+            raise ValueError(f"{traces} line {line.index + 1}: {line.error}")
+        row = line.value
+        messages = [{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["trace"]}]
+        rows.append({"messages": messages, "assistant_prefix": ASSISTANT_PREFIX})
+    return write_sft_parquet(rows, out / "train.parquet")
+
+
+def ensure_toy_longcot(root: Path | None = None) -> Path:
+    """The long-CoT baseline's starting policy: the cold start's long traces, unsegmented, then
+    ``recipe=toy_longcot`` from the warm start."""
+    from siri_verl.data.running_sums import ensure_dataset
+
+    warmstart = ensure_toy_warmstart(root)
+    traces = ensure_dataset(root=root)["long_sums_traces"]
+    rows = traces.parent / "longcot-sft"
+    if not rows.is_dir():
+        publish_atomically(rows, lambda staging: build_longcot_data(staging, traces))
+    inputs = {"model.path": warmstart, "data.train_files": rows / "train.parquet"}
+    return run_sft_build("toy-longcot", "toy_longcot", inputs, root=root)
 
 
 if __name__ == "__main__":

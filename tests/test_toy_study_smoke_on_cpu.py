@@ -1,0 +1,70 @@
+"""The toy study's CI smoke test: the whole command, shrunk to one step of each arm type.
+
+``python -m siri_verl.bench toy_study`` is a benchmark (about an hour on 2 cores,
+results/toy_study.md), not a test. This runs the same command end to end in about two minutes:
+one training step of a SIRI-side arm (the ``siri_length`` agent loop) and of an InftyThink+ arm
+(the ``inftythink`` agent loop) as Hydra multiruns two at a time, the evals of their checkpoints
+and of the untrained rows under the study's protocol, and the report code on those runs. Every arm
+starts from the untrained toy reasoner (``--start-model toy_reasoner_base``, built in seconds)
+instead of the SFT builds, which take minutes: the numbers mean nothing; the path is the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+
+ARMS = ["warm start", "constant cap", "cold start only", "InftyThink+ T"]
+
+
+def _study(out, results, *extra):
+    command = [
+        sys.executable, "-m", "siri_verl.bench", "toy_study", "--out", str(out), "--results-dir", str(results),
+        "--seeds", "0", "--steps", "1", "--limit", "2", "--n", "2", "--start-model", "toy_reasoner_base",
+        "--arms", *ARMS, *extra,
+        # 2 prompts x 2 samples: the untrained model writes to every cap, so the step costs little.
+        "--override", "data.train_batch_size=2", "--override", "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+        "--override", "actor_rollout_ref.rollout.n=2",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_without_rework(tmp_path):
+    out, results = tmp_path / "study", tmp_path / "results"
+    first = _study(out, results)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+
+    rows = json.loads((out / "rows.json").read_text())
+    assert sorted(rows) == sorted(ARMS)
+    for arm in ARMS:
+        (row,) = rows[arm]
+        assert 0.0 <= row["acc"] <= 1.0 and row["tokens"] > 0, (arm, row)
+    assert rows["constant cap"][0]["step"] == 1 and rows["InftyThink+ T"][0]["step"] == 1
+    assert rows["InftyThink+ T"][0]["segments"] >= 1 and rows["InftyThink+ T"][0]["max_peak_context"] > 0
+
+    report = (results / "toy_study.md").read_text()
+    for arm in ARMS:
+        assert f"| {arm} |" in report
+    assert "every arm started from `toy_reasoner_base` (a smoke run)" in report
+    assert "2 jobs at a time" in report and "No setting was tuned on any seed" in report
+    assert (results / "toy_study_pareto.png").exists() and (results / "toy_study_pareto_inftythink.png").exists()
+
+    # One study run in MLflow, the training jobs and evals below it, the report on it.
+    client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    (study,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`siri_verl.kind` = 'study'"
+    )
+    assert study.info.status == "FINISHED"
+    assert "toy_study.md" in [a.path for a in client.list_artifacts(study.info.run_id)]
+
+    # A rerun trains nothing and evaluates nothing again: every job and eval left its result.
+    second = _study(out, results)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "toy_study: training" not in second.stdout and "toy_study: evaluating" not in second.stdout
+    assert "toy_study: evaluating" in (out / "logs" / "eval_lane0.log").read_text()
+    assert json.loads((out / "rows.json").read_text()) == rows
