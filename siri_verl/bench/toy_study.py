@@ -328,11 +328,13 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
     if col("InftyThink+ T", "acc") and col("long-CoT RL", "acc"):
         d, lo, hi = difference_interval(col("InftyThink+ T", "acc"), col("long-CoT RL", "acc"))
         peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
+        full = col("long-CoT start, full context", "acc")
+        reference = f"; long-CoT start at full context {100 * sum(full) / len(full):.1f} %" if full else ""
         out.append(("H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
-                    f"accuracy above long-CoT RL (95% interval above 0) with every call's context <= the "
-                    f"prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens",
-                    verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo)))
+                    f"accuracy above long-CoT RL at the same per-call context (95% interval above 0) with every "
+                    f"call's context <= the prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
+                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens"
+                    + reference, verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo)))
     if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
         ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
         d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
@@ -368,8 +370,8 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         + f". Seeds: {meta['seeds']}. No setting was tuned on any seed: the learning rate comes from the "
         f"feasibility probe, batch and steps from the time budget. Training steps per run: {meta['steps']}. "
         f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
-        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time: {meta.get('study_s', 0):.0f} s in "
-        f"all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
+        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time (summed over every invocation on this "
+        f"work directory): {meta.get('study_s', 0):.0f} s in all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
         f"{meta['eval_s']:.0f} s).",
         "",
         "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
@@ -468,6 +470,16 @@ def plot_schedule(curves: dict[str, list[tuple[int, float]]], path: Path) -> Pat
 # ------------------------------------------------------------------------------------------
 
 
+def add_wall_time(out: Path, **seconds: float) -> dict[str, float]:
+    """Add this invocation's wall seconds to the totals in ``<out>/wall_time.json``; returns the
+    totals, so that a study resumed after a kill reports the time of all its invocations."""
+    path = out / "wall_time.json"
+    totals = json.loads(path.read_text()) if path.exists() else {}
+    totals = {key: totals.get(key, 0.0) + value for key, value in seconds.items()}
+    path.write_text(json.dumps(totals, indent=2))
+    return totals
+
+
 def _job_summary(job: Path) -> dict:
     path = job / "summary.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -532,8 +544,8 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         "command": "python -m siri_verl.bench toy_study " + " ".join(args.argv),
         "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/models/toy_reasoner.py)",
         "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
-        "limit": args.limit, "train_s": train_s, "eval_s": eval_s, "jobs": args.jobs,
-        "study_s": time.time() - study_started, "start_model": args.start_model,
+        "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit,
+        **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
     }  # fmt: skip
     report = report_markdown(rows, meta)
     results_dir = Path(args.results_dir)
