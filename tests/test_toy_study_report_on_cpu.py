@@ -22,7 +22,9 @@ def _fake_job(tmp_path, recipe: str, steps: int, kept: list[int]):
     job = toy_study.job_dir(tmp_path, recipe, 0)
     cfg = compose_recipe(recipe, [f"trainer.total_training_steps={steps}"])
     (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml({"schedule": cfg.schedule, "trainer": {"total_training_steps": steps}}))
+    (job / ".hydra" / "config.yaml").write_text(
+        OmegaConf.to_yaml({"schedule": cfg.schedule, "trainer": {"total_training_steps": steps}})
+    )
     (job / "checkpoints" / f"global_step_{steps}" / "actor" / "huggingface").mkdir(parents=True)
     for step in kept:
         (job / "checkpoints" / "siri_phase_ends" / f"global_step_{step}" / "actor" / "huggingface").mkdir(parents=True)

@@ -72,13 +72,44 @@ ARMS: tuple[Arm, ...] = (
     Arm("stair", "toy_siri_stair", "final", "toy_warmstart_model", **_SIRI),
     Arm("DeepScaleR-style", "toy_deepscaler", "final", "toy_warmstart_model", **_SIRI),
     Arm("ThinkPrune-style", "toy_thinkprune", "final", "toy_warmstart_model", **_SIRI),
-    Arm("long-CoT start, full context", None, "final", "toy_longcot_model", mode="long", max_tokens=FULL_CONTEXT,
-        **_LONG),
+    Arm(
+        "long-CoT start, full context",
+        None,
+        "final",
+        "toy_longcot_model",
+        mode="long",
+        max_tokens=FULL_CONTEXT,
+        **_LONG,
+    ),
     Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_longcot_model", mode="long", max_tokens=LONGCOT_CAP, **_LONG),
     Arm("cold start only", None, "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
-    Arm("InftyThink+ T", "toy_inftythink_task", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
-    Arm("InftyThink+ T+E", "toy_inftythink_eff", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
-    Arm("SIRI x InftyThink", "toy_siri_inftythink", "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
+    Arm(
+        "InftyThink+ T",
+        "toy_inftythink_task",
+        "final",
+        "toy_inftythink_model",
+        mode="inftythink",
+        max_tokens=ETA,
+        **_LONG,
+    ),
+    Arm(
+        "InftyThink+ T+E",
+        "toy_inftythink_eff",
+        "final",
+        "toy_inftythink_model",
+        mode="inftythink",
+        max_tokens=ETA,
+        **_LONG,
+    ),
+    Arm(
+        "SIRI x InftyThink",
+        "toy_siri_inftythink",
+        "final",
+        "toy_inftythink_model",
+        mode="inftythink",
+        max_tokens=ETA,
+        **_LONG,
+    ),
 )
 ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
 
@@ -98,7 +129,9 @@ def job_dir(out: Path, recipe: str, seed: int) -> Path:
 
 def final_checkpoint(job: Path) -> Path | None:
     """The HF directory of the job's last saved step, or None if the job never finished."""
-    steps = sorted(job.glob("checkpoints/global_step_*/actor/huggingface"), key=lambda p: int(p.parts[-3].split("_")[-1]))
+    steps = sorted(
+        job.glob("checkpoints/global_step_*/actor/huggingface"), key=lambda p: int(p.parts[-3].split("_")[-1])
+    )
     return steps[-1] if steps and (job / "summary.json").exists() else None
 
 
@@ -150,7 +183,9 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
     multirun per seed over its recipes (Hydra multirun: one process, job after job).
     """
     started = time.time()
-    todo = [(recipe, seed) for seed in seeds for recipe in recipes if final_checkpoint(job_dir(out, recipe, seed)) is None]
+    todo = [
+        (recipe, seed) for seed in seeds for recipe in recipes if final_checkpoint(job_dir(out, recipe, seed)) is None
+    ]
     batches = []
     for lane in range(jobs):
         mine = todo[lane::jobs]
@@ -168,8 +203,12 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
             *([f"trainer.total_training_steps={steps}"] if steps else []),
             *extra,
         ]  # fmt: skip
-        run_logged(command, out / "logs" / f"train_seed{seed}_lane{lane}.log", out,
-                   f"training {','.join(batch_recipes)} seed {seed}")
+        run_logged(
+            command,
+            out / "logs" / f"train_seed{seed}_lane{lane}.log",
+            out,
+            f"training {','.join(batch_recipes)} seed {seed}",
+        )
 
     run_lanes(batches, jobs, run_batch)
     return time.time() - started
@@ -254,7 +293,9 @@ def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
 
     def run_lane(path: Path) -> None:
         command = [sys.executable, "-m", "siri_verl.bench.toy_study", "--eval-lane", str(path)]
-        run_logged(command, path.with_suffix(".log"), out, f"evaluating {len(json.loads(path.read_text()))} checkpoints")
+        run_logged(
+            command, path.with_suffix(".log"), out, f"evaluating {len(json.loads(path.read_text()))} checkpoints"
+        )
 
     run_lanes(lanes, jobs, run_lane)
     return time.time() - started
@@ -310,38 +351,60 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
     out = []
     if col("constant cap", "acc") and col("warm start", "acc"):
         d, lo, hi = difference_interval(col("constant cap", "acc"), col("warm start", "acc"))
-        out.append(("H1: GRPO raises sampled accuracy over the warm start",
-                    "constant-cap accuracy minus warm-start accuracy: 95% interval above 0",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(lo > 0, lo)))
+        out.append(
+            (
+                "H1: GRPO raises sampled accuracy over the warm start",
+                "constant-cap accuracy minus warm-start accuracy: 95% interval above 0",
+                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                verdict(lo > 0, lo),
+            )
+        )
     if col("SIRI-low", "acc") and col("constant cap", "acc"):
         ratio = sum(col("SIRI-low", "tokens")) / max(sum(col("constant cap", "tokens")), 1e-9)
         d, lo, hi = difference_interval(col("SIRI-low", "acc"), col("constant cap", "acc"))
-        out.append(("H2: SIRI-low uses >= 30% fewer tokens than constant cap at equal or better accuracy",
-                    "tokens ratio <= 0.70 and the accuracy difference's 95% interval reaches 0 or above",
-                    f"tokens x{ratio:.2f}; accuracy {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
-                    verdict(ratio <= 0.70 and hi >= 0, hi)))
+        out.append(
+            (
+                "H2: SIRI-low uses >= 30% fewer tokens than constant cap at equal or better accuracy",
+                "tokens ratio <= 0.70 and the accuracy difference's 95% interval reaches 0 or above",
+                f"tokens x{ratio:.2f}; accuracy {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                verdict(ratio <= 0.70 and hi >= 0, hi),
+            )
+        )
     if col("SIRI-high", "acc") and col("constant cap", "acc"):
         d, lo, hi = difference_interval(col("SIRI-high", "acc"), col("constant cap", "acc"))
-        out.append(("H3: SIRI-high accuracy is at least the constant cap's",
-                    "accuracy difference's 95% interval reaches 0 or above",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]", verdict(hi >= 0, hi)))
+        out.append(
+            (
+                "H3: SIRI-high accuracy is at least the constant cap's",
+                "accuracy difference's 95% interval reaches 0 or above",
+                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
+                verdict(hi >= 0, hi),
+            )
+        )
     if col("InftyThink+ T", "acc") and col("long-CoT RL", "acc"):
         d, lo, hi = difference_interval(col("InftyThink+ T", "acc"), col("long-CoT RL", "acc"))
         peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
         full = col("long-CoT start, full context", "acc")
         reference = f"; long-CoT start at full context {100 * sum(full) / len(full):.1f} %" if full else ""
-        out.append(("H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
-                    f"accuracy above long-CoT RL at the same per-call context (95% interval above 0) with every "
-                    f"call's context <= the prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
-                    f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens"
-                    + reference, verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo)))
+        out.append(
+            (
+                "H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
+                f"accuracy above long-CoT RL at the same per-call context (95% interval above 0) with every "
+                f"call's context <= the prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
+                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens" + reference,
+                verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo),
+            )
+        )
     if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
         ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
         d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
-        out.append(("H5: T+E uses fewer segments than T at similar accuracy",
-                    "segment difference's 95% interval below 0 and accuracy within 5 points",
-                    f"segments {ds:+.2f} [{slo:+.2f}, {shi:+.2f}]; accuracy {100 * d:+.1f} points",
-                    verdict(shi < 0 and abs(d) <= 0.05, shi)))
+        out.append(
+            (
+                "H5: T+E uses fewer segments than T at similar accuracy",
+                "segment difference's 95% interval below 0 and accuracy within 5 points",
+                f"segments {ds:+.2f} [{slo:+.2f}, {shi:+.2f}]; accuracy {100 * d:+.1f} points",
+                verdict(shi < 0 and abs(d) <= 0.05, shi),
+            )
+        )
     return out
 
 
@@ -389,8 +452,12 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         tokens = [r["tokens"] for r in results]
         dcr = "-"
         if arm.side == "siri" and base_acc and base_tokens:
-            value = delta_cr_acc({"toy": sum(acc) / len(acc)}, {"toy": sum(tokens) / len(tokens)},
-                                 {"toy": base_acc}, {"toy": base_tokens}).value
+            value = delta_cr_acc(
+                {"toy": sum(acc) / len(acc)},
+                {"toy": sum(tokens) / len(tokens)},
+                {"toy": base_acc},
+                {"toy": base_tokens},
+            ).value
             dcr = f"{value:.3f}"
         peak = max((r.get("max_peak_context") or 0) for r in results)
         segments = _cell([r["segments"] for r in results if r.get("segments") is not None], digits=2)
@@ -403,9 +470,13 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         )
     lines += ["", "## Hypotheses", "", "| hypothesis | criterion | measured | verdict |", "|---|---|---|---|"]
     lines += [f"| {h} | {c} | {m} | {v} |" for h, c, m, v in hypotheses(rows)]
-    lines += ["", "Plots (for the sides that were run): `toy_study_pareto.png` and `toy_study_pareto_inftythink.png` "
-              "(accuracy against tokens per arm), `toy_study_schedule.png` (SIRI's L(t) against mean response length "
-              "over training), also on the study's MLflow run.", ""]
+    lines += [
+        "",
+        "Plots (for the sides that were run): `toy_study_pareto.png` and `toy_study_pareto_inftythink.png` "
+        "(accuracy against tokens per arm), `toy_study_schedule.png` (SIRI's L(t) against mean response length "
+        "over training), also on the study's MLflow run.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -557,7 +628,9 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         if pareto is not None:
             artifacts.append(pareto)
     if all(cosine_runs):
-        artifacts.append(plot_schedule(schedule_curves(tracking_uri, cosine_runs), results_dir / "toy_study_schedule.png"))
+        artifacts.append(
+            plot_schedule(schedule_curves(tracking_uri, cosine_runs), results_dir / "toy_study_schedule.png")
+        )
     for path in artifacts:
         client.log_artifact(study_run.info.run_id, str(path))
     client.set_terminated(study_run.info.run_id, status="FINISHED")
@@ -584,8 +657,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
     parser.add_argument("--override", action="append", default=[], help="extra key=value for every training job")
     parser.add_argument("--jobs", type=int, default=2, help="training jobs and evals run at a time (default 2)")
-    parser.add_argument("--start-model", default=None,
-                        help="smoke runs: start every arm from this model (asset or path) instead of its own")
+    parser.add_argument(
+        "--start-model",
+        default=None,
+        help="smoke runs: start every arm from this model (asset or path) instead of its own",
+    )
     # Internal: what each eval lane's subprocess runs.
     parser.add_argument("--eval-lane", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
