@@ -82,3 +82,26 @@ def test_report_has_every_run_arm_with_intervals_and_the_command():
     assert "python -m siri_verl.bench toy_study" in report
     assert "| siri | SIRI-low | toy_siri_cosine | last_trough (step 30) | 50.0 ± 0.0 | 25.0 ± 0.0 | 0.000 |" in report
     assert "constant cap" not in report.split("## Hypotheses")[0]  # arms not run are left out
+
+
+def test_every_kept_phase_end_of_the_siri_recipes_is_evaluated_and_reported_by_step(tmp_path):
+    import argparse
+
+    _fake_job(tmp_path, "toy_siri_cosine", 18, kept=[3, 6, 9, 12, 15, 18])
+    job = toy_study.job_dir(tmp_path, "toy_siri_cosine", 0)
+    (job / "checkpoints" / "siri_phase_ends" / "global_step_6.2" / "actor" / "huggingface").mkdir(parents=True)
+    assert [step for step, _ in toy_study.kept_phase_ends(job)] == [3, 6, 9, 12, 15, 18]  # a repeat keep is no step
+
+    args = argparse.Namespace(seeds=[0], limit=10, n=2)
+    arms = [toy_study.ARMS_BY_NAME[name] for name in ("warm start", "SIRI-low", "SIRI-high")]
+    along = toy_study.phase_end_tasks(tmp_path, arms, args)
+    assert [(p["step"], p["phase"]) for _, p in along] == [
+        (3, "trough"), (6, "peak"), (9, "trough"), (12, "peak"), (15, "trough"), (18, "peak")
+    ]  # fmt: skip
+    task = along[0][0]
+    assert task["model"].endswith("siri_phase_ends/global_step_3/actor/huggingface") and task["limit"] == 10
+
+    points = [{**p, "acc": 0.5 + 0.1 * seed, "tokens": 40.0} for seed in (0, 1) for _, p in along[:1]]
+    section = toy_study.phase_ends_markdown(points)
+    assert "| toy_siri_cosine | 3 | trough | 55.0 ± " in section and "| 2 |" in section
+    assert toy_study.phase_ends_markdown([]) == ""

@@ -68,3 +68,8 @@ def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_witho
     assert "toy_study: training" not in second.stdout and "toy_study: evaluating" not in second.stdout
     assert "toy_study: evaluating" in (out / "logs" / "eval_lane0.log").read_text()
     assert json.loads((out / "rows.json").read_text()) == rows
+    # ... and reports on the same MLflow run.
+    (again,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`siri_verl.kind` = 'study'"
+    )
+    assert again.info.run_id == study.info.run_id and again.info.status == "FINISHED"

@@ -226,13 +226,7 @@ def checkpoint_of(arm: Arm, job: Path) -> tuple[Path, int]:
         raise FileNotFoundError(f"{job}: no finished run (no final checkpoint and summary.json)")
     if arm.checkpoint == "final":
         return final, int(final.parts[-3].split("_")[-1])
-    from omegaconf import OmegaConf
-
-    from siri_verl.siri.schedule import build_schedule
-
-    cfg = OmegaConf.load(job / ".hydra" / "config.yaml")
-    schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=False))
-    troughs = schedule.phase_ends(int(cfg.trainer.total_training_steps)).troughs
+    troughs = job_phase_ends(job).troughs
     if not troughs:
         raise ValueError(f"{job}: {arm.name} needs a trough, but the run's schedule has none in its steps")
     kept = job / "checkpoints" / "siri_phase_ends" / f"global_step_{troughs[-1]}" / "actor" / "huggingface"
@@ -241,7 +235,33 @@ def checkpoint_of(arm: Arm, job: Path) -> tuple[Path, int]:
     return kept, troughs[-1]
 
 
-def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict) -> None:
+def job_phase_ends(job: Path):
+    """The troughs and peaks (:class:`~siri_verl.siri.schedule.PhaseEnds`) of the job's schedule
+    over its steps, from the config the job ran with."""
+    from omegaconf import OmegaConf
+
+    from siri_verl.siri.schedule import build_schedule
+
+    cfg = OmegaConf.load(job / ".hydra" / "config.yaml")
+    schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=False))
+    return schedule.phase_ends(int(cfg.trainer.total_training_steps))
+
+
+def kept_phase_ends(job: Path) -> list[tuple[int, Path]]:
+    """(step, HF directory) of every phase-end checkpoint the job kept, by step."""
+    import re
+
+    found = []
+    for hf in job.glob("checkpoints/siri_phase_ends/global_step_*/actor/huggingface"):
+        match = re.fullmatch(r"global_step_(\d+)", hf.parts[-3])
+        if match:  # a repeat keep (global_step_N.2) is the same step again
+            found.append((int(match.group(1)), hf))
+    return sorted(found)
+
+
+def evaluate(
+    arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict, run_name: str | None = None
+) -> None:
     """One eval of ``model`` on the arm's benchmark under the study's protocol, in this process
     (``siri_verl.eval``'s own code); a finished eval (its ``summary.json``) is not run again."""
     if (out_dir / "summary.json").exists():
@@ -257,7 +277,7 @@ def evaluate(arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, 
         "eval_protocol=toy", f"model={model}", f"benchmarks=[{arm.benchmark}]", "backend=cpu", f"mode={arm.mode}",
         f"seed={seed}", f"n={n}", f"max_tokens={arm.max_tokens}", f"out_dir={out_dir}",
         f"inftythink.segment_cap={ETA}", "inftythink.max_segments=6",
-        f"limit={limit if limit else 'null'}", f"mlflow.run_name='{arm.name} seed {seed}'",
+        f"limit={limit if limit else 'null'}", f"mlflow.run_name='{run_name or f'{arm.name} seed {seed}'}'",
         *[f"mlflow.{key}={value}" for key, value in tags.items()],
     ]  # fmt: skip
     with initialize_config_dir(config_dir=eval_conf_dir(), version_base=None):
@@ -275,7 +295,7 @@ def run_eval_lane(tasks_file: Path) -> None:
     for task in json.loads(tasks_file.read_text()):
         print(f"toy_study: evaluating {task['arm']} seed {task['seed']}", flush=True)
         evaluate(ARMS_BY_NAME[task["arm"]], task["model"], task["seed"], Path(task["out_dir"]), task["limit"],
-                 task["n"], task["tags"])  # fmt: skip
+                 task["n"], task["tags"], task.get("run_name"))  # fmt: skip
 
 
 def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
@@ -556,6 +576,24 @@ def _job_summary(job: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def open_study_run(client, experiment_id: str, out: Path):
+    """The study's MLflow run: the one a killed or finished earlier invocation on ``out`` opened
+    (``<out>/study_run.json``), running again, or a new one."""
+    import mlflow
+
+    record = out / "study_run.json"
+    if record.exists():
+        try:
+            run = client.get_run(json.loads(record.read_text())["run_id"])
+            client.update_run(run.info.run_id, status="RUNNING")
+            return run
+        except mlflow.exceptions.MlflowException:
+            pass  # another tracking store: a new run there
+    run = client.create_run(experiment_id, run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"})
+    record.write_text(json.dumps({"run_id": run.info.run_id}))
+    return run
+
+
 def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     import mlflow
 
@@ -571,7 +609,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("toy_study")
     experiment_id = experiment.experiment_id if experiment else client.create_experiment("toy_study")
-    study_run = client.create_run(experiment_id, run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"})
+    study_run = open_study_run(client, experiment_id, out)
     os.environ[PARENT_RUN_ENV] = study_run.info.run_id
 
     extra = ["trainer.project_name=toy_study", *args.override]
@@ -597,7 +635,8 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
             evals.append((arm, seed, step, summary, eval_dir))
             tasks.append({"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(eval_dir),
                           "limit": args.limit, "n": args.n, "tags": tags})  # fmt: skip
-    eval_s = evaluate_all(out, tasks, args.jobs)
+    along = phase_end_tasks(out, arms, args)
+    eval_s = evaluate_all(out, tasks + [task for task, _ in along], args.jobs)
     rows: dict[str, list[dict]] = {}
     for arm, seed, step, summary, eval_dir in evals:
         result = eval_result(arm, eval_dir)
@@ -609,6 +648,11 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
             }
         )  # fmt: skip
     (out / "rows.json").write_text(json.dumps(rows, indent=2))
+    schedule_rows = []
+    for task, point in along:
+        result = eval_result(ARMS_BY_NAME[task["arm"]], Path(task["out_dir"]))
+        schedule_rows.append({**point, "acc": result[f"avg@{args.n}"], "tokens": result["mean_tokens"]})
+    (out / "phase_end_rows.json").write_text(json.dumps(schedule_rows, indent=2))
 
     cosine_runs = [_job_summary(job_dir(out, "toy_siri_cosine", s)).get("run_id") for s in args.seeds]
     meta = {
@@ -618,7 +662,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit,
         **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
     }  # fmt: skip
-    report = report_markdown(rows, meta)
+    report = report_markdown(rows, meta) + phase_ends_markdown(schedule_rows)
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "toy_study.md").write_text(report)
@@ -636,6 +680,41 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     client.set_terminated(study_run.info.run_id, status="FINISHED")
     print(report)
     return rows
+
+
+def phase_end_tasks(out: Path, arms: list[Arm], args: argparse.Namespace) -> list[tuple[dict, dict]]:
+    """(eval task, what it is) for every kept phase-end checkpoint of the SIRI-side recipes that
+    were trained: the schedule's course at evaluation, not only its final and last-trough points."""
+    along = []
+    for arm in [a for a in arms if a.side == "siri" and a.recipe]:
+        if any(point["recipe"] == arm.recipe for _, point in along):
+            continue  # SIRI-low and SIRI-high share a recipe
+        for seed in args.seeds:
+            job = job_dir(out, arm.recipe, seed)
+            ends = job_phase_ends(job)
+            for step, hf in kept_phase_ends(job):
+                phase = "trough" if step in ends.troughs else "peak" if step in ends.peaks else "stage end"
+                eval_dir = out / "eval" / "phase_ends" / arm.recipe / f"seed{seed}" / f"step{step}"
+                task = {"arm": arm.name, "model": str(hf), "seed": seed, "out_dir": str(eval_dir), "limit": args.limit,
+                        "n": args.n, "tags": {"checkpoint_step": step}, "run_name": f"{arm.recipe} step {step} seed {seed}"}  # fmt: skip
+                along.append((task, {"recipe": arm.recipe, "seed": seed, "step": step, "phase": phase}))
+    return along
+
+
+def phase_ends_markdown(points: list[dict]) -> str:
+    """The report's section on every kept phase-end checkpoint: mean and interval over seeds per step."""
+    if not points:
+        return ""
+    lines = ["", "## Along the schedule: every kept phase-end checkpoint (SIRI side)", "",
+             "The same eval protocol at each checkpoint the run kept at the end of a phase (the final step's "
+             "checkpoint is also kept when it ends one).", "",
+             "| recipe | step | phase end | accuracy (%) | mean tokens | seeds |", "|---|---:|---|---:|---:|---:|"]  # fmt: skip
+    keys = sorted({(p["recipe"], p["step"], p["phase"]) for p in points})
+    for recipe, step, phase in keys:
+        at = [p for p in points if (p["recipe"], p["step"]) == (recipe, step)]
+        lines.append(f"| {recipe} | {step} | {phase} | {_cell([p['acc'] for p in at], 100)} | "
+                     f"{_cell([p['tokens'] for p in at])} | {len(at)} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
