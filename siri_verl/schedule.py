@@ -47,14 +47,12 @@ def parser() -> argparse.ArgumentParser:
 
 def preview(recipe: str, overrides: list[str], png: str | None = None, stdout=sys.stdout) -> str:
     """Write the CSV to ``stdout``; return the PNG path."""
-    from omegaconf import OmegaConf
-
     from siri_verl.config import compose_recipe
     from siri_verl.siri.preview import plot, schedule_rows, write_csv
-    from siri_verl.siri.schedule import build_schedule
+    from siri_verl.siri.schedule import schedule_of
 
     cfg = compose_recipe(recipe, overrides)
-    schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=True))
+    schedule = schedule_of(cfg)
     total_steps = cfg.trainer.total_training_steps
     if not total_steps or total_steps < 1:
         raise ConfigError(f"trainer.total_training_steps must be set to preview recipe={recipe}")

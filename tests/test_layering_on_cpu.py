@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "siri_verl"
 
 PURE_MODULES = (
     "siri_verl.errors",
+    "siri_verl.project_settings",
     "siri_verl.siri.schedule",
     "siri_verl.siri.shaping",
     "siri_verl.inftythink.protocol",

@@ -155,6 +155,7 @@ def test_chat_protocol_override_reaches_verl_and_is_checked(r1_tokenizer):
 def test_verl_maps_each_protocols_model_type_to_its_builder(r1_tokenizer, tiny_model_path):
     from transformers import AutoTokenizer
 
+    assert set(chat_protocol.CHAT_PROTOCOLS) == {"auto", *chat_protocol.BUILDER_MODEL_TYPE}  # settable = built
     assert chat_protocol.chat_protocol(r1_tokenizer, "qwen2") == "deepseek"
     assert chat_protocol.chat_protocol(r1_tokenizer, "deepseek_v3") is None  # verl's own choice
     builder = create_continuous_token_builder(r1_tokenizer, hf_model_type=chat_protocol.BUILDER_MODEL_TYPE["deepseek"])

@@ -162,12 +162,12 @@ def test_inftythink_loop_never_sends_fewer_than_one_token_nor_more_than_the_room
     max_model_len = None
     if headroom is not None:  # measure the first prompt, then leave `headroom` tokens after it
         probe = RefusingServer(tokenizer, reply_ids, max_model_len=None)
-        with mock.patch("siri_verl.siri.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=8)):
+        with mock.patch("siri_verl.inftythink.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=8)):
             build_and_run(InftyThinkAgentLoop, tokenizer, probe, loop_config(64, inftythink=inftythink), **request)
         max_model_len = probe.sent[0][0] + headroom
     server = RefusingServer(tokenizer, reply_ids, max_model_len=max_model_len)
     config = loop_config(64, max_model_len=max_model_len, inftythink=inftythink)
-    with mock.patch("siri_verl.siri.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=eta)):
+    with mock.patch("siri_verl.inftythink.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=eta)):
         try:
             outputs = build_and_run(InftyThinkAgentLoop, tokenizer, server, config, **request)
         except NoRoomToGenerate:

@@ -45,7 +45,7 @@ from siri_verl.request_budget import (
     request_max_tokens,
     used_whole_budget,
 )
-from siri_verl.siri import agent_loop as siri_agent_loop
+from siri_verl.siri.schedule import schedule_of
 
 
 @register(AGENT_NAME)
@@ -68,7 +68,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
         question = list(kwargs["raw_prompt"])[-1]["content"]
-        schedule = siri_agent_loop.schedule_of(self.config) if self.settings.scheduled else None
+        schedule = schedule_of(self.config) if self.settings.scheduled else None
         max_segments, segment_cap = self.settings.at_step(schedule, kwargs.get("global_steps", 0))
         state = IterativeState(question, max_segments)
         outputs: list[AgentLoopOutput] = []
