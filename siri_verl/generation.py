@@ -2,12 +2,14 @@
 
 A backend turns token-id prompts into continuations. Three are registered:
 
-- ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/generation.py),
+- ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/hf_sampler.py),
   batched, for tiny models and tests;
 - ``vllm``: ``vllm.LLM`` on GPUs (the ``gpu`` extra), for real models;
 - ``toy_rule``: no model, the toy study's rule-based cold-start summariser (running sums).
 
 Select one by name with :func:`make_backend`; add one with ``@register_backend("name")``.
+The sampling contract is defined here: :class:`SamplingSettings` in (the CPU rollout server takes
+them too), one :class:`Completion` per prompt out.
 Training never goes through here: verl's rollout servers do that.
 """
 
@@ -17,11 +19,32 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from siri_verl.backends.cpu.generation import SamplingSettings
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """The per-request settings that change the sampling distribution (requests are batched per value)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1
+
+    @classmethod
+    def from_request(cls, sampling_params: dict) -> "SamplingSettings":
+        return cls(
+            temperature=float(sampling_params.get("temperature", 1.0)),
+            top_p=float(sampling_params.get("top_p", 1.0)),
+            top_k=int(sampling_params.get("top_k", -1) or -1),
+        )
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
 
 
 @dataclass
 class Completion:
+    """One continuation of one prompt."""
+
     token_ids: list[int]
     text: str
     # "stop" (ended by EOS / a stop string) or "length" (hit max_tokens).
@@ -82,7 +105,7 @@ class HFBackend(GenerationBackend):
         self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
 
     def generate(self, prompts, max_tokens, settings):
-        from siri_verl.backends.cpu.generation import generate_batch
+        from siri_verl.backends.cpu.hf_sampler import generate_batch
 
         completions = []
         for start in range(0, len(prompts), self.batch_size):

@@ -29,11 +29,11 @@ from siri_verl import chat_protocol
 from siri_verl.assets import resolve_asset
 from siri_verl.checks import ConfigError
 from siri_verl.inftythink import coldstart
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.protocol import render_conclusion_segment, render_summary_segment
 from siri_verl.inftythink.sft_dataset import InftyThinkSFTDataset
 from siri_verl.reward import compute_score
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 
 BOS, EOS, USER, ASSISTANT = 151646, 151643, 151644, 151645
 THINK_OPEN, THINK_CLOSE = 151648, 151649

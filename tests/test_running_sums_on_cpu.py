@@ -163,8 +163,7 @@ def test_rule_summary_is_the_state_after_the_reasoning():
 
 
 def test_toy_rule_backend_answers_chat_rendered_requests(toy_tokenizer_dir):
-    from siri_verl.backends.cpu.generation import SamplingSettings
-    from siri_verl.generation import make_backend
+    from siri_verl.generation import SamplingSettings, make_backend
     from siri_verl.inftythink.coldstart import FIRST_PROMPT, summarise
 
     backend = make_backend("toy_rule", str(toy_tokenizer_dir))

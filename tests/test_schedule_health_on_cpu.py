@@ -121,7 +121,7 @@ def compressed_step_rows(config, step: int) -> list[RolloutRow]:
 
 def run_steps(trainer, steps: range) -> list[dict]:
     """What the siri_verl trainer does with each step's rows: collectors, then step hooks."""
-    from siri_verl.siri.tracking import siri_metrics
+    from siri_verl.siri.siri_tracking import siri_metrics
 
     logged = []
     for step in steps:

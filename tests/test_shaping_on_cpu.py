@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siri_verl.siri.shaping import length_capped_score, overlong_penalty
+from siri_verl.siri.overlong import length_capped_score, overlong_penalty
 
 
 def test_length_capped_score_cap_behaviour():

@@ -12,7 +12,7 @@ The MLflow eval run logs its final figures once, at the end (``eval/<benchmark>/
 fraction and ``eval/<benchmark>/mean_tokens``, the names ``siri_verl.tracking.pareto`` reads),
 and links to the training run and checkpoint step it evaluated through tags. Every run records
 its eval protocol (n, sampling, token budget, prompt template, answer checker, backend and its
-version, each data file's hash: ``siri_verl/eval/protocol.py``) as MLflow params ``protocol/*``,
+version, each data file's hash: ``siri_verl/eval/eval_protocol.py``) as MLflow params ``protocol/*``,
 at the head of ``summary.md`` and under ``protocol`` in ``summary.json``.
 """
 
@@ -31,15 +31,14 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.eval.eval_protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
 from siri_verl.eval.metrics import (
     avg_at_n,
     delta_cr_acc,
     pass_at_k_dataset,
     token_stats,
 )
-from siri_verl.eval.protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
-from siri_verl.generation import GenerationBackend, make_backend
+from siri_verl.generation import GenerationBackend, SamplingSettings, make_backend
 from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.reward import compute_score
 from siri_verl.reward.checker import CHECKER_ERROR
@@ -129,7 +128,7 @@ MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode
 
 
 # -- prompt layouts: (tokenizer, question) -> the prompts a mode builds, as token ids ----------
-# The eval protocol hashes them for a probe question (siri_verl/eval/protocol.py).
+# The eval protocol hashes them for a probe question (siri_verl/eval/eval_protocol.py).
 
 PROBE_QUESTION = "What is 1 + 1? Put the final answer in \\boxed{}."
 

@@ -48,9 +48,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siri_verl.backends.cpu.generation import SamplingSettings
 from siri_verl.data.prepare import write_parquet_atomic
-from siri_verl.generation import backend_names
+from siri_verl.generation import SamplingSettings, backend_names
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
     Tags,

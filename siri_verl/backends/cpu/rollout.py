@@ -28,7 +28,8 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
-from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
+from siri_verl.backends.cpu.hf_sampler import generate_batch
+from siri_verl.generation import SamplingSettings
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ reward is computed on the last element only and copied by verl to the others; GR
 statistics use the final rows and the advantage is broadcast to every segment of the
 trajectory (``verl/trainer/ppo/v1/utils.py::compute_advantage_for_multi_trajectories``). The
 final row's ``extra_fields`` carry what the trajectory-level reward needs
-(``siri_verl.inftythink.reward.compute_score``): segment count, φ, the reward variant and
+(``siri_verl.inftythink.inftythink_reward.compute_score``): segment count, φ, the reward variant and
 the stop reason.
 
 Settings come from the top-level ``inftythink`` config section (conf/agent_loop/inftythink.yaml),
