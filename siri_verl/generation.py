@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from siri_verl.request_budget import eos_token_ids
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -91,16 +93,17 @@ class HFBackend(GenerationBackend):
     engine_packages = ("transformers", "torch")
 
     def __init__(self, model_path: str, batch_size: int = 32, seed: int = 0):
+        # torch and the sampler load only when a cpu backend is built.
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from siri_verl.backends.cpu.hf_sampler import load_model
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, attn_implementation="sdpa")
-        self.model.eval()
+        self.model = load_model(model_path)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
-        eos = self.model.generation_config.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tokenizer.eos_token_id])
+        self.eos_token_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
 

@@ -31,6 +31,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from siri_verl.assets import asset_or_path, is_asset, resolve_asset
 from siri_verl.eval.eval_protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
 from siri_verl.eval.metrics import (
     avg_at_n,
@@ -56,8 +57,6 @@ class Problem:
 def benchmark_file(name: str, data_dir: str) -> Path:
     """A built data asset by name (``toy``, ``running_sums_test``, ``long_sums_test``: see
     ``siri_verl/assets.py``), else ``<data_dir>/<name>.parquet`` from ``prepare``."""
-    from siri_verl.assets import is_asset, resolve_asset
-
     if is_asset(name):
         return Path(resolve_asset(name))
     path = Path(data_dir).expanduser() / f"{name}.parquet"
@@ -73,12 +72,6 @@ def load_problems(path: Path, limit: int | None) -> list[Problem]:
         messages = [dict(m) for m in row.prompt]
         problems.append(Problem(index, messages[-1]["content"], messages, str(row.reward_model["ground_truth"]), row.data_source))
     return problems[:limit] if limit else problems
-
-
-def resolve_model(model: str) -> str:
-    from siri_verl.assets import _ASSETS, resolve_asset
-
-    return resolve_asset(model) if model in _ASSETS else model
 
 
 # -- generation modes: (backend, problems, cfg) -> one record per problem, in order ----------
@@ -253,7 +246,7 @@ def run_eval(cfg: DictConfig) -> dict:
     if cfg.mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {cfg.mode!r}")
     out_dir = Path(cfg.out_dir)
-    model = resolve_model(cfg.model)
+    model = asset_or_path(cfg.model)
     backend = make_backend(cfg.backend, model, seed=cfg.seed, **cfg.backend_options)
     settings = SamplingSettings(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k)
     protocol = eval_protocol(

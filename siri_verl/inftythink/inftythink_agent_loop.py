@@ -41,6 +41,7 @@ from siri_verl.inftythink.settings import AGENT_NAME, InftyThinkSettings
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     NoRoomToGenerate,
+    eos_token_ids,
     finish_reason,
     request_max_tokens,
     used_whole_budget,
@@ -57,8 +58,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
         super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.settings = InftyThinkSettings.from_config(self.config)
         self.response_length = self.rollout_config.response_length
-        eos = self.tokenizer.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_token_ids = eos_token_ids(self.tokenizer)
 
     def _prompt_ids(self, messages: list[dict], assistant_prefix: str) -> list[int]:
         rendered = self.tokenizer.apply_chat_template(

@@ -1,40 +1,17 @@
-"""Reward shaping against the step's response cap L(t) (docs/siri.md).
+"""DAPO's soft overlong punishment against the step's response cap L(t) (docs/siri.md).
 
-Pure functions of numbers; the correctness check itself (answer extraction, math equivalence)
-lives in :mod:`siri_verl.reward`, whose result is passed in as ``base_score``.
-
-* :func:`length_capped_score` is SIRI's (and ThinkPrune's) reward: a response that does not
-  finish within the step's cap ``L(t)`` scores 0, whatever it says; otherwise the base score.
-  The paper adds no other length penalty: this zero is the whole compression signal.
-* :func:`overlong_penalty` is DAPO's soft overlong punishment, taken against the moving cap
-  ``L(t)`` instead of a fixed maximum (DAPO: L_max 20480, L_cache 4096).
+A pure function of numbers, optional in SIRI's reward (``siri_verl/siri/siri_reward.py``:
+``overlong_cache_len > 0``), taken against the moving cap ``L(t)`` instead of a fixed maximum
+(DAPO: L_max 20480, L_cache 4096). SIRI's own signal is not here: a response that does not
+finish within ``L(t)`` scores 0 (the agent loop marks it ``truncated``, ``siri_verl.reward``
+scores it), and the paper adds no other length penalty.
 """
 
 from __future__ import annotations
 
 from siri_verl.errors import require_int
 
-__all__ = ["length_capped_score", "overlong_penalty"]
-
-
-
-
-def length_capped_score(response_token_count: int, cap: int, finished: bool, base_score: float) -> float:
-    """SIRI's length-capped reward.
-
-    ``response_token_count``: tokens generated for the response (before any truncation).
-    ``cap``: the step's cap ``L(t)`` in tokens.
-    ``finished``: whether generation stopped on its own (EOS/stop string) rather than at the cap.
-    ``base_score``: the score of the response as if uncapped (1.0 correct, 0.0 not).
-
-    Returns 0.0 if the response is longer than ``cap`` or did not finish, else ``base_score``.
-    A response of exactly ``cap`` tokens that finished keeps its score.
-    """
-    response_token_count = require_int("response_token_count", response_token_count, minimum=0)
-    cap = require_int("cap", cap, minimum=1)
-    if not finished or response_token_count > cap:
-        return 0.0
-    return float(base_score)
+__all__ = ["overlong_penalty"]
 
 
 def overlong_penalty(response_len: int, cap: int, cache_len: int) -> float:

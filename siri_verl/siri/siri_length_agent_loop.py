@@ -30,6 +30,7 @@ from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     context_room,
+    eos_token_ids,
     finish_reason,
     request_max_tokens,
     used_whole_budget,
@@ -48,8 +49,7 @@ class SiriLengthAgentLoop(SingleTurnAgentLoop):
         super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.schedule = schedule_of(self.config)
         self.uncapped_splits = set(SiriVerlSettings.of(self.config).uncapped_splits)
-        eos = self.tokenizer.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_token_ids = eos_token_ids(self.tokenizer)
 
     def cap_for(self, global_steps: int, extra_info: dict | None) -> int:
         """The request's ``max_tokens``: L(global_steps) (held-out rows: the full budget), >= 1.

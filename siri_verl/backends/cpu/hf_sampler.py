@@ -17,6 +17,15 @@ import torch
 from siri_verl.generation import SamplingSettings
 
 
+def load_model(path: str):
+    """A Hugging Face causal LM to sample from on the CPU: fp32, SDPA attention, eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
+    model.eval()
+    return model
+
+
 def processed_logprobs(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
     """Log-probs of the sampling distribution.
 
