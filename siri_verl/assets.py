@@ -34,6 +34,12 @@ def is_asset(name: str) -> bool:
     return name in _ASSETS
 
 
+def asset_or_path(name: str) -> str:
+    """An asset name (``tiny_model``) built and resolved to its path; anything else (a path, a
+    Hugging Face id) as given. The one lookup the commands that take a model use."""
+    return resolve_asset(name) if is_asset(name) else name
+
+
 @register_asset("tiny_model")
 def _tiny_model() -> str:
     from siri_verl.models.tiny import ensure_tiny_model

@@ -39,9 +39,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import OmegaConf
-
-from siri_verl.errors import ConfigError
+from siri_verl.errors import require_choice
+from siri_verl.project_settings import CHAT_PROTOCOL_KEY as SETTING
+from siri_verl.project_settings import CHAT_PROTOCOLS, SiriVerlSettings
 
 __all__ = [
     "BUILDER_MODEL_TYPE",
@@ -54,13 +54,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SETTING = "siri_verl.chat_protocol"
-
 # Chat protocol -> a config.json model_type that verl 0.9.1 maps to that protocol's builder
 # (None: no model type, verl's default builder). tests/test_r1_distill_contract_on_cpu.py checks
 # that verl still resolves each to the intended class.
+# Its keys are CHAT_PROTOCOLS but auto (siri_verl/project_settings.py, where the setting is read;
+# tests/test_r1_distill_contract_on_cpu.py keeps the two in step).
 BUILDER_MODEL_TYPE: dict[str, str | None] = {"deepseek": "deepseek_v3", "qwen": "qwen2", "default": None}
-CHAT_PROTOCOLS = ("auto", *BUILDER_MODEL_TYPE)
 
 # DeepSeek-R1's turn markers (full-width bars U+FF5C, lower one-eighth blocks U+2581).
 R1_ASSISTANT, R1_EOS = "<｜Assistant｜>", "<｜end▁of▁sentence｜>"
@@ -83,8 +82,7 @@ def speaks_deepseek_r1(tokenizer) -> bool:
 def chat_protocol(tokenizer, hf_model_type: str | None, setting: str = "auto") -> str | None:
     """The protocol whose builder the loop needs: a key of :data:`BUILDER_MODEL_TYPE`, or None to
     leave the choice to verl (which reads ``hf_model_type``)."""
-    if setting not in CHAT_PROTOCOLS:
-        raise ConfigError(f"{SETTING} must be one of {CHAT_PROTOCOLS}, got {setting!r}")
+    require_choice(SETTING, setting, CHAT_PROTOCOLS)
     if setting != "auto":
         return setting
     # verl already gives DeepSeek's own architectures (deepseek_v2/v3/v4, VL) a DeepSeek builder.
@@ -105,8 +103,8 @@ def route_by_chat_protocol(loop_kwargs: dict[str, Any]) -> dict[str, Any]:
     if missing:
         raise TypeError(f"route_by_chat_protocol needs the agent loop's {missing} as keyword arguments")
     hf_model_type = loop_kwargs.get("hf_model_type")
-    setting = OmegaConf.select(loop_kwargs["trainer_config"].config, SETTING, default="auto")
-    protocol = chat_protocol(loop_kwargs["tokenizer"], hf_model_type, str(setting))
+    setting = SiriVerlSettings.of(loop_kwargs["trainer_config"].config).chat_protocol
+    protocol = chat_protocol(loop_kwargs["tokenizer"], hf_model_type, setting)
     if protocol is None:
         return loop_kwargs
     logger.info(

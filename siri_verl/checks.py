@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from siri_verl.errors import ConfigError  # noqa: F401  (the checks raise it; callers catch it from here)
 from siri_verl.inftythink.settings import AGENT_NAME as INFTYTHINK_AGENT
 from siri_verl.inftythink.settings import InftyThinkSettings
-from siri_verl.siri.schedule import build_schedule
+from siri_verl.project_settings import SiriVerlSettings
+from siri_verl.siri.schedule import schedule_of
 
 ConfigCheck = Callable[[DictConfig, Mapping[str, str]], None]
 _CHECKS: list[ConfigCheck] = []
@@ -128,13 +129,19 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
     """verl truncates at data.max_response_length, so it must be at least the schedule's maximum."""
     if OmegaConf.select(cfg, "schedule") is None:
         return
-    schedule = build_schedule(OmegaConf.to_container(cfg.schedule, resolve=True))
+    schedule = schedule_of(cfg)
     response_length = OmegaConf.select(cfg, "data.max_response_length")
     if response_length < schedule.max_length():
         raise ConfigError(
             f"data.max_response_length ({response_length}) is below the schedule's maximum "
             f"({schedule.max_length()}); set data.max_response_length >= schedule.l_max"
         )
+
+
+@config_check
+def siri_verl_settings_are_valid(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    """The ``siri_verl`` section (``siri_verl/project_settings.py``), every key read once."""
+    SiriVerlSettings.of(cfg)
 
 
 @config_check

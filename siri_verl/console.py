@@ -29,6 +29,8 @@ from typing import Callable, Iterator, Mapping, TextIO
 
 from omegaconf import OmegaConf
 
+from siri_verl.project_settings import SiriVerlSettings
+
 PHASE_NAMES = {-1: "compress", 0: "hold", 1: "expand"}
 # The console while verl's prints are routed to a file (verl_prints_to): sys.stdout before that.
 _console: TextIO | None = None
@@ -145,7 +147,7 @@ def compact_line(step: int, total_steps: int | None, metrics: Mapping) -> str:
 
 def every_steps(config) -> int:
     """``siri_verl.console.every_steps``: print a line every this many steps (0: never)."""
-    return int(OmegaConf.select(config, "siri_verl.console.every_steps", default=1) or 0)
+    return SiriVerlSettings.of(config).console.every_steps
 
 
 def is_line_step(step: int, total_steps: int | None, every: int) -> bool:
@@ -169,7 +171,7 @@ def uses_verl_console(config) -> bool:
 def verl_prints_path(config, output_dir: str) -> str | None:
     """Where verl's prints in its driver process go: ``siri_verl.console.verl_prints``, relative
     to ``output_dir``; None (the console) when it is null or ``trainer.logger`` has ``console``."""
-    path = OmegaConf.select(config, "siri_verl.console.verl_prints", default=None)
+    path = SiriVerlSettings.of(config).console.verl_prints
     if not path or uses_verl_console(config):
         return None
     return os.path.join(output_dir, str(path))

@@ -30,3 +30,33 @@ def require_int(name: str, value, *, minimum: int, error: type[Exception] | None
     if number < minimum:
         raise (error or ValueError)(f"{name} must be >= {minimum}, got {number}")
     return number
+
+
+def require_number(
+    name: str, value, *, minimum: float, maximum: float | None = None, error: type[Exception] = ConfigError
+) -> float:
+    """``value`` as a float in ``[minimum, maximum]`` (``maximum`` None: no upper bound); errors name ``name``.
+
+    Ints and floats are accepted, bools and strings refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f">= {minimum:g}" if maximum is None else f"in [{minimum:g}, {maximum:g}]"
+        raise error(f"{name} must be {bounds}, got {value!r}")
+    return number
+
+
+def require_bool(name: str, value, *, error: type[Exception] = ConfigError) -> bool:
+    """``value`` if it is a bool (YAML ``true``/``false``); errors name ``name``."""
+    if not isinstance(value, bool):
+        raise error(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def require_choice(name: str, value, choices, *, error: type[Exception] = ConfigError):
+    """``value`` if it is one of ``choices``; errors name ``name`` and list the choices."""
+    if value not in choices:
+        raise error(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value

@@ -2,12 +2,14 @@
 
 A backend turns token-id prompts into continuations. Three are registered:
 
-- ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/generation.py),
+- ``cpu``: the HF-transformers sampler of the CPU rollout server (backends/cpu/hf_sampler.py),
   batched, for tiny models and tests;
 - ``vllm``: ``vllm.LLM`` on GPUs (the ``gpu`` extra), for real models;
 - ``toy_rule``: no model, the toy study's rule-based cold-start summariser (running sums).
 
 Select one by name with :func:`make_backend`; add one with ``@register_backend("name")``.
+The sampling contract is defined here: :class:`SamplingSettings` in (the CPU rollout server takes
+them too), one :class:`Completion` per prompt out.
 Training never goes through here: verl's rollout servers do that.
 """
 
@@ -17,11 +19,34 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.request_budget import eos_token_ids
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """The per-request settings that change the sampling distribution (requests are batched per value)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1
+
+    @classmethod
+    def from_request(cls, sampling_params: dict) -> "SamplingSettings":
+        return cls(
+            temperature=float(sampling_params.get("temperature", 1.0)),
+            top_p=float(sampling_params.get("top_p", 1.0)),
+            top_k=int(sampling_params.get("top_k", -1) or -1),
+        )
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
 
 
 @dataclass
 class Completion:
+    """One continuation of one prompt."""
+
     token_ids: list[int]
     text: str
     # "stop" (ended by EOS / a stop string) or "length" (hit max_tokens).
@@ -68,21 +93,22 @@ class HFBackend(GenerationBackend):
     engine_packages = ("transformers", "torch")
 
     def __init__(self, model_path: str, batch_size: int = 32, seed: int = 0):
+        # torch and the sampler load only when a cpu backend is built.
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from siri_verl.backends.cpu.hf_sampler import load_model
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, attn_implementation="sdpa")
-        self.model.eval()
+        self.model = load_model(model_path)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
-        eos = self.model.generation_config.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tokenizer.eos_token_id])
+        self.eos_token_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
 
     def generate(self, prompts, max_tokens, settings):
-        from siri_verl.backends.cpu.generation import generate_batch
+        from siri_verl.backends.cpu.hf_sampler import generate_batch
 
         completions = []
         for start in range(0, len(prompts), self.batch_size):

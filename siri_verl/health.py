@@ -16,7 +16,8 @@ GRPO groups (one prompt's ``rollout.n`` trajectories, verl's ``uid``):
 - ``health/all_truncated_streak``: consecutive steps with ``health/all_truncated_groups`` at or
   above ``siri_verl.health.all_truncated_fraction``.
 
-The check (``siri_verl.health`` in ``conf/config.yaml``): once the streak reaches
+The check (``siri_verl.health`` in ``conf/config.yaml``, read by
+``siri_verl/project_settings.py:HealthSettings``): once the streak reaches
 ``siri_verl.health.patience`` steps, ``action: warn`` prints a warning naming the settings (and
 again every ``patience`` steps while it lasts), ``action: stop`` also stops the run before the
 next step (the step's metrics are logged first; ``python -m siri_verl`` exits with status 3
@@ -27,20 +28,16 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
-from omegaconf import OmegaConf
 
-from siri_verl.checks import ConfigError, config_check
-from siri_verl.errors import require_int
+from siri_verl.project_settings import HEALTH_KEY as SETTINGS
+from siri_verl.project_settings import HealthSettings, SiriVerlSettings
 from siri_verl.trainer import RolloutRow, metric_collector, step_metrics_hook
 
 ZERO_VARIANCE = "health/zero_variance_groups"
 ALL_TRUNCATED = "health/all_truncated_groups"
 STREAK = "health/all_truncated_streak"
-ACTIONS = ("off", "warn", "stop")
-SETTINGS = "siri_verl.health"
 
 
 def _groups(trajectories: list[RolloutRow]) -> list[list[RolloutRow]]:
@@ -83,38 +80,6 @@ def schedule_health_metrics(config, global_step: int, rows: list[RolloutRow]) ->
     return metrics
 
 
-@dataclass(frozen=True)
-class HealthSettings:
-    """``siri_verl.health``: documented in ``conf/config.yaml``."""
-
-    action: str = "warn"
-    all_truncated_fraction: float = 0.5
-    patience: int = 3
-
-    @classmethod
-    def of(cls, config) -> HealthSettings:
-        """The settings of ``config``; a bad value raises ConfigError naming its key."""
-        given = OmegaConf.select(config, SETTINGS, default=None)
-        given = OmegaConf.to_container(given) if given is not None else {}
-        settings = cls(**{key: given[key] for key in ("action", "all_truncated_fraction", "patience") if key in given})
-        if settings.action not in ACTIONS:
-            raise ConfigError(f"{SETTINGS}.action={settings.action!r}: must be one of {', '.join(ACTIONS)}")
-        if not 0.0 <= float(settings.all_truncated_fraction) <= 1.0:
-            raise ConfigError(
-                f"{SETTINGS}.all_truncated_fraction={settings.all_truncated_fraction}: must be a share in [0, 1]"
-            )
-        try:
-            require_int(f"{SETTINGS}.patience", settings.patience, minimum=1)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(str(error)) from None
-        return settings
-
-
-@config_check
-def health_settings_are_valid(cfg, choices) -> None:
-    HealthSettings.of(cfg)
-
-
 def all_truncated_message(step: int, metrics: dict, streak: int, settings: HealthSettings) -> str:
     """What the warning (and the stop) says: what was seen, the settings that decided, what to do."""
     cap = metrics.get("siri/max_response_length", metrics.get("inftythink/segment_cap"))
@@ -131,7 +96,7 @@ def all_truncated_message(step: int, metrics: dict, streak: int, settings: Healt
 @step_metrics_hook
 def check_all_truncated(trainer, global_step: int, metrics: dict) -> None:
     """Count the all-truncated streak into ``metrics`` and warn or stop as ``siri_verl.health`` says."""
-    settings = HealthSettings.of(trainer.config)
+    settings = SiriVerlSettings.of(trainer.config).health
     share = metrics.get(ALL_TRUNCATED)
     if share is None:
         return

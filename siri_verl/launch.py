@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from siri_verl import app_help, assets, console, tracking
 from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import conf_dir
+from siri_verl.project_settings import VERL_PRINTS_KEY, SiriVerlSettings
 
 
 def export_backend_env(cfg: DictConfig) -> dict[str, str]:
@@ -84,7 +85,8 @@ def run(cfg: DictConfig) -> dict:
     OmegaConf.resolve(cfg)
     output_dir = HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else os.getcwd()
     verl_prints = console.verl_prints_path(cfg, output_dir)
-    OmegaConf.update(cfg, "siri_verl.console.verl_prints", verl_prints, force_add=True)
+    OmegaConf.update(cfg, VERL_PRINTS_KEY, verl_prints, force_add=True)
+    settings = SiriVerlSettings.of(cfg)
     auto_set_device(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
 
@@ -105,7 +107,7 @@ def run(cfg: DictConfig) -> dict:
         run_ppo(cfg, task_runner_class=TaskRunner)
         succeeded = True
     finally:
-        if cfg.siri_verl.shutdown_ray and ray.is_initialized():
+        if settings.shutdown_ray and ray.is_initialized():
             ray.shutdown()
         if mlflow_run is not None:
             tracking.close_training_run(mlflow_run, succeeded)
@@ -115,7 +117,7 @@ def run(cfg: DictConfig) -> dict:
         # marks the job as done).
         with open(os.path.join(output_dir, "summary.json"), "w", encoding="utf-8") as sink:
             json.dump(summary, sink, indent=2)
-    if cfg.siri_verl.summary:
+    if settings.summary:
         print(tracking.format_summary(summary), flush=True)
     return summary
 

@@ -62,6 +62,15 @@ def finish_reason(stop_reason: str | None, extra_fields: dict | None = None) -> 
     return None
 
 
+def eos_token_ids(tokenizer, generation_config=None) -> set[int]:
+    """The token ids that end a response: the model's ``generation_config.eos_token_id`` when given
+    and set (an int or a list), else the tokenizer's ``eos_token_id``."""
+    eos = getattr(generation_config, "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos])
+
+
 def used_whole_budget(
     response_ids: list[int], budget: int, eos_token_ids: set[int], reason: str | None = None
 ) -> bool:

@@ -13,10 +13,10 @@ Imported only once the platform is set (``launch.run``): importing verl's ``main
 from __future__ import annotations
 
 import ray
-from omegaconf import OmegaConf
 from verl.trainer.main_ppo import TaskRunnerV1
 
 from siri_verl.console import verl_prints_to
+from siri_verl.project_settings import SiriVerlSettings
 
 
 @ray.remote
@@ -24,6 +24,6 @@ class TaskRunner(TaskRunnerV1.__ray_actor_class__):
     """verl's ``TaskRunnerV1`` with its stdout routed to ``siri_verl.console.verl_prints``."""
 
     def run(self, config):
-        path = OmegaConf.select(config, "siri_verl.console.verl_prints", default=None)
+        path = SiriVerlSettings.of(config).console.verl_prints
         with verl_prints_to(path):
             return super().run(config)

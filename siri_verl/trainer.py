@@ -44,7 +44,9 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
 from siri_verl import console
+from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.reward.checker import CHECKER_ERROR
+from siri_verl.siri.schedule import schedule_of
 from siri_verl.tracking.viewer import SampleRow, log_viewer
 
 TRAINER_MODE = "siri_verl"
@@ -268,7 +270,7 @@ class SiriVerlTrainer(PPOTrainerSync):
 
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
-        interval = self.config.get("siri_verl", {}).get("replay_poll_interval_s", None)
+        interval = SiriVerlSettings.of(self.config).replay_poll_interval_s
         if interval is not None:
             buffer.poll_interval = float(interval)
         return buffer
@@ -290,7 +292,7 @@ class SiriVerlTrainer(PPOTrainerSync):
         logs, and clears the batch from TransferQueue; for the pass, the buffer's ``sample`` is
         wrapped to read the viewer's rows of each batch before verl clears them.
         """
-        limit = int(self.config.get("siri_verl", {}).get("trajectory_viewer_samples", 0) or 0)
+        limit = SiriVerlSettings.of(self.config).trajectory_viewer_samples
         if limit <= 0:
             return super()._validate()
         rows: list[SampleRow] = []
@@ -322,8 +324,6 @@ class SiriVerlTrainer(PPOTrainerSync):
         """L(t) of the schedule at this step (the viewer measures single responses against it)."""
         if self.config.get("schedule", None) is None:
             return None
-        from siri_verl.siri.agent_loop import schedule_of
-
         return int(schedule_of(self.config).length(max(int(self.global_steps), 0)))
 
     def on_step_end(self):
@@ -339,7 +339,7 @@ class SiriVerlTrainer(PPOTrainerSync):
 
     @property
     def _fixed_optimizer_steps(self) -> bool:
-        return bool(self.config.get("siri_verl", {}).get("fixed_optimizer_steps", False))
+        return SiriVerlSettings.of(self.config).fixed_optimizer_steps
 
     def _mini_batches_per_epoch(self) -> int:
         return max(1, self.config.data.train_batch_size // self.config.actor_rollout_ref.actor.ppo_mini_batch_size)

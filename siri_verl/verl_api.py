@@ -131,14 +131,14 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.experimental.agent_loop.agent_loop:register", _AGENT_LOOP, "(agent_name)",
         "registers the siri_length and inftythink agent loops by name",
-        ("siri_verl/siri/agent_loop.py", "siri_verl/inftythink/agent_loop.py"), EXTENSION_POINT,
+        ("siri_verl/siri/siri_length_agent_loop.py", "siri_verl/inftythink/inftythink_agent_loop.py"), EXTENSION_POINT,
     ),
     Touch(
         "verl.experimental.agent_loop.agent_loop:AgentLoopBase.__init__", _AGENT_LOOP,
         "(trainer_config, server_manager, tokenizer, processor, dataset_cls, data_config, hf_model_type, **kwargs)",
         "our loops forward verl's keyword arguments, with hf_model_type rewritten by the chat protocol: "
         "verl builds the Continuous Token builder from it",
-        ("siri_verl/inftythink/agent_loop.py", "siri_verl/siri/agent_loop.py", "siri_verl/chat_protocol.py"), INTERNAL,
+        ("siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/siri/siri_length_agent_loop.py", "siri_verl/chat_protocol.py"), INTERNAL,
         contains=("hf_model_type=hf_model_type,",),
         guard="tests/test_r1_distill_contract_on_cpu.py",
     ),
@@ -146,13 +146,13 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.experimental.agent_loop.agent_loop:AgentLoopBase", _AGENT_LOOP,
         "self.config, self.rollout_config, self.server_manager, self.tokenizer, self.apply_chat_template_kwargs",
         "the inftythink loop builds its own prompts and requests from verl's loop state",
-        ("siri_verl/inftythink/agent_loop.py", "siri_verl/siri/agent_loop.py"), INTERNAL,
+        ("siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/siri/siri_length_agent_loop.py"), INTERNAL,
     ),
     Touch(
         "verl.experimental.agent_loop.agent_loop:AgentLoopBase.run", _AGENT_LOOP, "(sampling_params, **kwargs)",
         "overridden by the inftythink loop, which returns a LIST of outputs (one row per segment); verl's V1 "
         "trainer takes one row per element",
-        ("siri_verl/inftythink/agent_loop.py",), INTERNAL,
+        ("siri_verl/inftythink/inftythink_agent_loop.py",), INTERNAL,
         guard="tests/test_e2e_inftythink_on_cpu.py",
     ),
     Touch(
@@ -178,33 +178,33 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.experimental.agent_loop.agent_loop:AgentLoopOutput", _AGENT_LOOP,
         "(prompt_ids, response_ids, response_mask, response_logprobs, num_turns, metrics, extra_fields, ...)",
         "the inftythink loop builds one per segment; extra_fields reach the reward as extra_info",
-        ("siri_verl/inftythink/agent_loop.py", "siri_verl/siri/agent_loop.py"), PUBLIC,
+        ("siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/siri/siri_length_agent_loop.py"), PUBLIC,
     ),
     Touch(
         "verl.experimental.agent_loop.single_turn_agent_loop:SingleTurnAgentLoop.run", _SINGLE_TURN,
         "(sampling_params, priority, **kwargs)",
         "siri_length overrides it and calls it with max_tokens = L(t) added; verl must pass sampling_params "
         "through to the server unchanged",
-        ("siri_verl/siri/agent_loop.py",), INTERNAL,
+        ("siri_verl/siri/siri_length_agent_loop.py",), INTERNAL,
         contains=("sampling_params=sampling_params,",),
         guard="tests/test_rollout_servers_contract_on_cpu.py",
     ),
     Touch(
         "verl.experimental.agent_loop.single_turn_agent_loop:SingleTurnAgentLoop.__init__", _SINGLE_TURN,
         "(*args, **kwargs)", "siri_length's __init__ forwards verl's arguments (chat-protocol routed) to it",
-        ("siri_verl/siri/agent_loop.py",), INTERNAL,
+        ("siri_verl/siri/siri_length_agent_loop.py",), INTERNAL,
     ),
     Touch(
         "verl.experimental.agent_loop.single_turn_agent_loop:SingleTurnAgentLoop", _SINGLE_TURN,
         "self.response_length",
         "SIRI's cap never exceeds the tensor width (rollout.response_length)",
-        ("siri_verl/siri/agent_loop.py",), INTERNAL,
+        ("siri_verl/siri/siri_length_agent_loop.py",), INTERNAL,
     ),
     Touch(
         "verl.workers.rollout.llm_server:LLMServerClient.generate", "verl/workers/rollout/llm_server.py",
         "(request_id, prompt_ids, sampling_params, ...)",
         "the inftythink loop's server_manager: one request per segment with max_tokens = eta",
-        ("siri_verl/inftythink/agent_loop.py",), INTERNAL,
+        ("siri_verl/inftythink/inftythink_agent_loop.py",), INTERNAL,
         guard="tests/test_rollout_servers_contract_on_cpu.py",
     ),
     Touch(
@@ -212,7 +212,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl/workers/rollout/vllm_rollout/vllm_async_server.py", "(prompt_ids, sampling_params, request_id, ...)",
         "the GPU server our max_tokens reaches: clamped to [1, max_model_len - len(prompt)], stop_reason "
         "'completed' for both 'stop' and 'length' (request_budget.py reads it)",
-        ("siri_verl/request_budget.py", "siri_verl/siri/agent_loop.py", "siri_verl/inftythink/agent_loop.py"),
+        ("siri_verl/request_budget.py", "siri_verl/siri/siri_length_agent_loop.py", "siri_verl/inftythink/inftythink_agent_loop.py"),
         INTERNAL,
         contains=(
             "max_possible_tokens = self.config.max_model_len - len(prompt_ids)",
@@ -226,7 +226,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.workers.rollout.sglang_rollout.async_sglang_server:SGLangHttpServer.generate",
         "verl/workers/rollout/sglang_rollout/async_sglang_server.py", "(prompt_ids, sampling_params, request_id, ...)",
         "the SGLang server: max_tokens renamed max_new_tokens, clamped to [0, max_model_len - len(prompt) - 1]",
-        ("siri_verl/request_budget.py", "siri_verl/siri/agent_loop.py", "siri_verl/inftythink/agent_loop.py"),
+        ("siri_verl/request_budget.py", "siri_verl/siri/siri_length_agent_loop.py", "siri_verl/inftythink/inftythink_agent_loop.py"),
         INTERNAL,
         contains=(
             'max_new_tokens = sampling_params.pop("max_tokens")',
@@ -237,14 +237,14 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.utils.profiler:simple_timer", "verl/utils/profiler/performance.py", "(name, timing_raw)",
         "times each segment's generation as verl's loops do",
-        ("siri_verl/inftythink/agent_loop.py",), PUBLIC,
+        ("siri_verl/inftythink/inftythink_agent_loop.py",), PUBLIC,
     ),
     Touch(
         "verl.trainer.ppo.v1.utils:compute_advantage_for_multi_trajectories", "verl/trainer/ppo/v1/utils.py",
         "(data, batch_keys, adv_estimator, ...)",
         "GRPO statistics on each trajectory's final row, advantage broadcast to every segment (InftyThink+ "
         "trajectory-level RL relies on it; not called by us)",
-        ("siri_verl/inftythink/agent_loop.py",), INTERNAL,
+        ("siri_verl/inftythink/inftythink_agent_loop.py",), INTERNAL,
     ),
     # -- Continuous Token builder routing (R1-Distill) ------------------------------------------
     Touch(
@@ -282,8 +282,8 @@ TOUCHES: tuple[Touch, ...] = (
         "verl/experimental/reward_loop/reward_manager/naive.py", "(data)",
         "overridden to hand verl the final row cut to its own lengths: verl's slice counts the response from "
         "the attention mask's tail, and calls our compute_score with verl's custom-reward keywords",
-        ("siri_verl/reward/manager.py", "siri_verl/reward/score.py", "siri_verl/siri/reward.py",
-         "siri_verl/inftythink/reward.py"), INTERNAL,
+        ("siri_verl/reward/manager.py", "siri_verl/reward/score.py", "siri_verl/siri/siri_reward.py",
+         "siri_verl/inftythink/inftythink_reward.py"), INTERNAL,
         contains=(
             "data = data[-1:]",
             'valid_response_length = data_item.batch["attention_mask"][-response_length:].sum()',
@@ -300,12 +300,12 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.utils.reward_score.math_dapo:compute_score", "verl/utils/reward_score/math_dapo.py",
         "(solution_str, ground_truth, ...)", "baseline of the reward benchmark",
-        ("siri_verl/bench/reward.py",), PUBLIC,
+        ("siri_verl/bench/reward_bench.py",), PUBLIC,
     ),
     Touch(
         "verl.utils.reward_score.math_verify:compute_score", "verl/utils/reward_score/math_verify.py",
         "(model_output, ground_truth, ...)", "baseline of the reward benchmark",
-        ("siri_verl/bench/reward.py",), PUBLIC,
+        ("siri_verl/bench/reward_bench.py",), PUBLIC,
     ),
     # -- trainer mode siri_verl -----------------------------------------------------------------
     Touch(
@@ -320,7 +320,7 @@ TOUCHES: tuple[Touch, ...] = (
         "SiriVerlTrainer subclasses it and answers trainer_mode 'sync' (verl branches on that name), wraps "
         "verl's checkpoint callback; the checkpoint hooks read the step and the run length; the trajectory "
         "viewer reads validation batches through the replay buffer and decodes them with the tokenizer",
-        ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
         contains=(
             "self.checkpoint_callback = build_checkpoint_callback(config)",
             "self.trainer_mode = self.config.trainer.v1.trainer_mode",
@@ -334,7 +334,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.fit", _TRAINER_BASE, "(agent_loop_manager)",
         "a step ends with verl's scheduled save, then on_step_end (the weight sync): a wanted save is made "
         "first in on_step_end, in the state verl saves in",
-        ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
         contains=("self._save_checkpoint()", "self.on_step_end()"),
     ),
     Touch(
@@ -387,7 +387,7 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_step_end", "verl/trainer/ppo/v1/trainer_sync.py", "()",
         "overridden: a checkpoint a hook wants is saved before verl's weight sync wakes the rollout replicas",
-        ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
         contains=("self.checkpoint_manager.update_weights(self.global_steps)",),
     ),
     Touch(
@@ -408,7 +408,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._save_checkpoint", _TRAINER_BASE, "()",
         "called for the steps SIRI keeps (phase ends) that verl's save_freq did not save; it ends in the "
         "checkpoint callback's on_save",
-        ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), PRIVATE,
+        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), PRIVATE,
         contains=("self.checkpoint_callback.on_save(",),
     ),
     Touch(
@@ -421,7 +421,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.checkpoint_callback:CheckpointCallback.on_save", "verl/trainer/ppo/checkpoint_callback.py",
         "(trainer, global_step, checkpoint_dir, async_save, **kwargs)",
         "overridden: runs the configured callback, then the registered checkpoint-saved hooks",
-        ("siri_verl/trainer.py", "siri_verl/siri/tracking.py"), EXTENSION_POINT,
+        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), EXTENSION_POINT,
     ),
     Touch(
         "verl.trainer.ppo.checkpoint_callback:CheckpointCallback", "verl/trainer/ppo/checkpoint_callback.py",
@@ -611,7 +611,7 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.workers.rollout.replica:TokenOutput", _REPLICA, "(token_ids, log_probs, stop_reason, extra_fields, ...)",
         "what the hf server returns and the loops read (stop_reason classifies a budget used up)",
-        ("siri_verl/backends/cpu/rollout.py", "siri_verl/inftythink/agent_loop.py", "siri_verl/request_budget.py"),
+        ("siri_verl/backends/cpu/rollout.py", "siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/request_budget.py"),
         PUBLIC, guard="tests/test_rollout_servers_contract_on_cpu.py",
     ),
     # -- the cold-start SFT dataset -------------------------------------------------------------
@@ -673,10 +673,10 @@ TOUCHES: tuple[Touch, ...] = (
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("actor_rollout_ref.rollout.response_length", _PPO_CONFIG,
-              ("siri_verl/inftythink/agent_loop.py", "siri_verl/siri/agent_loop.py", _CPU_ROLLOUT)),
+              ("siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/siri/siri_length_agent_loop.py", _CPU_ROLLOUT)),
     ConfigKey("actor_rollout_ref.rollout.prompt_length", _PPO_CONFIG, (_CPU_ROLLOUT,)),
     ConfigKey("actor_rollout_ref.rollout.max_model_len", _PPO_CONFIG,
-              ("siri_verl/request_budget.py", "siri_verl/inftythink/agent_loop.py")),
+              ("siri_verl/request_budget.py", "siri_verl/inftythink/inftythink_agent_loop.py")),
     ConfigKey("actor_rollout_ref.rollout.tensor_model_parallel_size", _PPO_CONFIG, (_CPU_ROLLOUT,)),
     ConfigKey("actor_rollout_ref.rollout.data_parallel_size", _PPO_CONFIG, (_CPU_ROLLOUT,)),
     ConfigKey("actor_rollout_ref.rollout.pipeline_model_parallel_size", _PPO_CONFIG, (_CPU_ROLLOUT,)),
@@ -686,12 +686,12 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("actor_rollout_ref.actor.ppo_epochs", _PPO_CONFIG, ("siri_verl/trainer.py",)),
     ConfigKey("data.train_batch_size", _PPO_CONFIG, ("siri_verl/trainer.py",)),
     ConfigKey("data.max_response_length", _PPO_CONFIG, ("siri_verl/checks.py",)),
-    ConfigKey("data.apply_chat_template_kwargs", _PPO_CONFIG, ("siri_verl/inftythink/agent_loop.py",)),
+    ConfigKey("data.apply_chat_template_kwargs", _PPO_CONFIG, ("siri_verl/inftythink/inftythink_agent_loop.py",)),
     ConfigKey("trainer.n_gpus_per_node", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.nnodes", _PPO_CONFIG, ("siri_verl/checks.py",)),
-    ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/tracking.py",)),
+    ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/siri_tracking.py",)),
     ConfigKey("trainer.total_training_steps", _PPO_CONFIG,
-              ("siri_verl/schedule.py", "siri_verl/bench/toy_study.py", "siri_verl/launch.py")),
+              ("siri_verl/siri/preview.py", "siri_verl/bench/toy_study.py", "siri_verl/launch.py")),
     ConfigKey("trainer.project_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/tracking/sweep.py")),
     ConfigKey("trainer.experiment_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/launch.py")),
     ConfigKey("trainer.logger", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/console.py")),

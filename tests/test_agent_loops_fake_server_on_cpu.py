@@ -13,10 +13,10 @@ from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 from verl.workers.rollout.replica import TokenOutput
 
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
-from siri_verl.inftythink.reward import compute_score as inftythink_score
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_reward import compute_score as inftythink_score
 from siri_verl.siri.schedule import build_schedule
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 
 SCHEDULE = {"shape": "cosine", "l_max": 40, "l_min": 24, "period": 6, "granularity": 1}
 

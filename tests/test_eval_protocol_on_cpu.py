@@ -1,4 +1,4 @@
-"""The eval protocol (``siri_verl/eval/protocol.py``) is recorded with every eval result, and
+"""The eval protocol (``siri_verl/eval/eval_protocol.py``) is recorded with every eval result, and
 ``python -m siri_verl.pareto`` keeps runs evaluated under different protocols off one frontier.
 
 Two real evals of the tiny CPU model (``python -m siri_verl.eval``, 2 toy problems) that differ
@@ -17,7 +17,7 @@ import sys
 import pandas as pd
 import pytest
 
-from siri_verl.eval.protocol import (
+from siri_verl.eval.eval_protocol import (
     NOT_RECORDED,
     PARAM_PREFIX,
     answer_checker_version,
@@ -25,9 +25,8 @@ from siri_verl.eval.protocol import (
     file_sha256,
     for_benchmark,
 )
-from siri_verl.pareto import MIXED_PROTOCOLS_STATUS
-from siri_verl.pareto import main as pareto_main
-from siri_verl.tracking.pareto import points_from_runs, protocol_differences
+from siri_verl.tracking.pareto import MIXED_PROTOCOLS_STATUS, points_from_runs, protocol_differences
+from siri_verl.tracking.pareto import main as pareto_main
 
 RECORDED_KEYS = {
     "n", "temperature", "top_p", "top_k", "mode", "max_tokens", "limit", "prompt_template", "answer_checker",

@@ -15,14 +15,12 @@ import math
 
 import pytest
 import torch
+from _reference import server_logits
 from omegaconf import OmegaConf
 
 from siri_verl.backends.cpu import rollout
-from siri_verl.backends.cpu.generation import (
-    SamplingSettings,
-    generate_batch,
-    processed_logprobs,
-)
+from siri_verl.backends.cpu.hf_sampler import generate_batch, processed_logprobs
+from siri_verl.generation import SamplingSettings
 from siri_verl.models.tiny import TinyModelSpec, ensure_tiny_model
 
 PROMPT_LENGTH = 32
@@ -332,7 +330,7 @@ def test_server_logits_equal_actor_after_weight_update(make_server, model_dir, e
     server = make_server()
     actor = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa").eval()
     ids = [PROMPTS[2], [0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 11, 12]]
-    before = server.logits(ids)
+    before = server_logits(server, ids)
     generator = torch.Generator().manual_seed(7)
     with torch.no_grad():
         for parameter in actor.parameters():  # tied embeddings are one parameter: perturbed once
@@ -348,6 +346,6 @@ def test_server_logits_equal_actor_after_weight_update(make_server, model_dir, e
         return output
 
     output = asyncio.run(scenario())
-    assert torch.allclose(server.logits(ids), actor_logits, atol=1e-5, rtol=0)
+    assert torch.allclose(server_logits(server, ids), actor_logits, atol=1e-5, rtol=0)
     assert output.token_ids == unbatched(actor, PROMPTS[0], 5, eos_ids).token_ids
     assert output.extra_fields["global_steps"] == 3

@@ -19,9 +19,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from _reference import check_layout
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
+from siri_verl.assets import asset_or_path
 from siri_verl.inftythink import coldstart
 from siri_verl.inftythink.protocol import parse_segment
 from siri_verl.inftythink.sft_dataset import InftyThinkSFTDataset
@@ -126,7 +128,7 @@ def test_every_segment_becomes_an_example_in_the_agent_loop_layout(coldstart_run
         assert segment.kind == ("conclusion" if last else "summary"), segment.error
         if last:
             assert "\\boxed" in segment.answer_text
-        coldstart.check_layout(
+        check_layout(
             run.tokenizer, {"messages": list(row.messages), "assistant_prefix": row.assistant_prefix}
         )
     # the history of segment i+1 is the summary of segment i
@@ -177,8 +179,8 @@ def test_cli_rerun_is_a_noop_and_writes_a_val_split(coldstart_run, tiny_model_pa
     assert not set(train.source_index) & set(val.source_index) and len(val) > 0
     assert not list(out.glob("*.tmp"))
     # --summarizer tiny_model (what a CPU smoke run passes) resolves to the built asset
-    assert coldstart._resolve_model("tiny_model") == str(tiny_model_path)
-    assert coldstart._resolve_model("/some/dir") == "/some/dir"
+    assert asset_or_path("tiny_model") == str(tiny_model_path)
+    assert asset_or_path("/some/dir") == "/some/dir"
 
 
 class FakeBackend:

@@ -1,11 +1,11 @@
-"""InftyThink's per-step metrics (siri_verl/inftythink/tracking.py): each stop reason gets its rate."""
+"""InftyThink's per-step metrics (siri_verl/inftythink/inftythink_tracking.py): each stop reason gets its rate."""
 
 from __future__ import annotations
 
 import pytest
 
+from siri_verl.inftythink.inftythink_tracking import inftythink_metrics
 from siri_verl.inftythink.protocol import StopReason
-from siri_verl.inftythink.tracking import inftythink_metrics
 from siri_verl.trainer import RolloutRow
 
 STOP_RATE_METRICS = {

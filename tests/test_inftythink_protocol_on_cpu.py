@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siri_verl.inftythink import (
+from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
+    SEGMENT_KINDS,
     GenerationResult,
     IterativeState,
     Segment,
@@ -17,16 +18,14 @@ from siri_verl.inftythink import (
     Tags,
     arun_iterative,
     build_segment_messages,
-    efficiency_factor,
     join_prompt,
     next_action,
     parse_segment,
     render_conclusion_segment,
     render_summary_segment,
     run_iterative,
-    trajectory_reward,
 )
-from siri_verl.inftythink.protocol import SEGMENT_KINDS
+from siri_verl.inftythink.shaping import efficiency_factor, trajectory_reward
 
 # ---------------------------------------------------------------------------------------------
 # Prompts

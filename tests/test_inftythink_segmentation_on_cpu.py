@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siri_verl.inftythink import (
+from siri_verl.inftythink.segmentation import (
     load_qwen_tokenizer,
     pack_segments,
     qwen_token_count,

@@ -21,8 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "siri_verl"
 
 PURE_MODULES = (
     "siri_verl.errors",
+    "siri_verl.project_settings",
     "siri_verl.siri.schedule",
-    "siri_verl.siri.shaping",
+    "siri_verl.siri.overlong",
     "siri_verl.inftythink.protocol",
     "siri_verl.inftythink.shaping",
     "siri_verl.inftythink.settings",
@@ -136,3 +137,14 @@ def test_no_import_cycles_among_siri_verl_modules():
 
 def test_the_cycle_finder_finds_one():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_every_module_file_name_is_unique_in_the_package():
+    """One name, one file: ``schedule.py`` means one module wherever it is cited (a package's
+    ``__init__.py`` and ``__main__.py`` are the exceptions Python makes)."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in ("__init__.py", "__main__.py"):
+            by_name.setdefault(path.name, []).append(str(path.relative_to(PACKAGE.parent)))
+    repeated = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not repeated, f"file names used more than once: {repeated}"

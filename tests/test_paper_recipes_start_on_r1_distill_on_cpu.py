@@ -59,13 +59,13 @@ from siri_verl import checks
 from siri_verl.config import compose_recipe
 from siri_verl.data.prepare import to_verl_row, write_parquet_atomic
 from siri_verl.data.sources import SOURCES, get_source
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.protocol import render_conclusion_segment, render_summary_segment
 from siri_verl.launch import export_backend_env, use_platform_from_env
 from siri_verl.models.r1_distill import ASSISTANT, BOS, USER
 from siri_verl.reward.manager import TrajectoryRewardManager
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
 from siri_verl.siri.schedule import build_schedule
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 from siri_verl.trainer import SiriVerlTrainer
 
 PROBLEM, ANSWER = "What is 4+8?", "12"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from siri_verl.pareto import main as pareto_main
 from siri_verl.tracking.pareto import (
     EVAL_ACC_METRIC,
     EVAL_TOKENS_METRIC,
@@ -15,6 +14,7 @@ from siri_verl.tracking.pareto import (
     pareto_frontier,
     points_from_runs,
 )
+from siri_verl.tracking.pareto import main as pareto_main
 
 # name: (acc, mean tokens). Frontier: cheap, mid, best, and twin (an exact copy of mid).
 RUNS = {

@@ -29,11 +29,11 @@ from siri_verl import chat_protocol
 from siri_verl.assets import resolve_asset
 from siri_verl.checks import ConfigError
 from siri_verl.inftythink import coldstart
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.protocol import render_conclusion_segment, render_summary_segment
 from siri_verl.inftythink.sft_dataset import InftyThinkSFTDataset
 from siri_verl.reward import compute_score
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 
 BOS, EOS, USER, ASSISTANT = 151646, 151643, 151644, 151645
 THINK_OPEN, THINK_CLOSE = 151648, 151649
@@ -155,6 +155,7 @@ def test_chat_protocol_override_reaches_verl_and_is_checked(r1_tokenizer):
 def test_verl_maps_each_protocols_model_type_to_its_builder(r1_tokenizer, tiny_model_path):
     from transformers import AutoTokenizer
 
+    assert set(chat_protocol.CHAT_PROTOCOLS) == {"auto", *chat_protocol.BUILDER_MODEL_TYPE}  # settable = built
     assert chat_protocol.chat_protocol(r1_tokenizer, "qwen2") == "deepseek"
     assert chat_protocol.chat_protocol(r1_tokenizer, "deepseek_v3") is None  # verl's own choice
     builder = create_continuous_token_builder(r1_tokenizer, hf_model_type=chat_protocol.BUILDER_MODEL_TYPE["deepseek"])

@@ -20,10 +20,10 @@ from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 from verl.workers.rollout.replica import TokenOutput
 
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.request_budget import NoRoomToGenerate, finish_reason, request_max_tokens, used_whole_budget
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
 from siri_verl.siri.schedule import Schedule
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 
 LOOP_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -132,7 +132,7 @@ def loop_config(response_length: int, max_model_len: int | None = None, **sectio
 )
 def test_siri_loop_never_sends_fewer_than_one_token(tokenizer, length, response_length, step, split):
     server = RefusingServer(tokenizer, list(range(10, 80)), max_model_len=None)
-    with mock.patch("siri_verl.siri.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=length)):
+    with mock.patch("siri_verl.siri.siri_length_agent_loop.schedule_of", return_value=ArbitrarySchedule(value=length)):
         output = build_and_run(
             SiriLengthAgentLoop, tokenizer, server, loop_config(response_length),
             raw_prompt=[{"role": "user", "content": "q"}], global_steps=step, extra_info={"split": split},
@@ -162,12 +162,12 @@ def test_inftythink_loop_never_sends_fewer_than_one_token_nor_more_than_the_room
     max_model_len = None
     if headroom is not None:  # measure the first prompt, then leave `headroom` tokens after it
         probe = RefusingServer(tokenizer, reply_ids, max_model_len=None)
-        with mock.patch("siri_verl.siri.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=8)):
+        with mock.patch("siri_verl.inftythink.inftythink_agent_loop.schedule_of", return_value=ArbitrarySchedule(value=8)):
             build_and_run(InftyThinkAgentLoop, tokenizer, probe, loop_config(64, inftythink=inftythink), **request)
         max_model_len = probe.sent[0][0] + headroom
     server = RefusingServer(tokenizer, reply_ids, max_model_len=max_model_len)
     config = loop_config(64, max_model_len=max_model_len, inftythink=inftythink)
-    with mock.patch("siri_verl.siri.agent_loop.schedule_of", return_value=ArbitrarySchedule(value=eta)):
+    with mock.patch("siri_verl.inftythink.inftythink_agent_loop.schedule_of", return_value=ArbitrarySchedule(value=eta)):
         try:
             outputs = build_and_run(InftyThinkAgentLoop, tokenizer, server, config, **request)
         except NoRoomToGenerate:

@@ -110,7 +110,7 @@ def trajectory_fields(stop_reason: str) -> dict:
 @pytest.mark.parametrize("stop_reason", ["max_segments", "invalid_format"])
 def test_inftythink_acc_is_the_trajectory_outcome_not_the_checkers_verdict(stop_reason):
     """val-core reports ``acc``: an unconcluded trajectory is not solved, whatever its last box says."""
-    from siri_verl.inftythink.reward import compute_score as trajectory_score
+    from siri_verl.inftythink.inftythink_reward import compute_score as trajectory_score
 
     final_segment = "12\n</think><summary>\nat 12, so the answer is \\boxed{12}\n</summary>"
     out = trajectory_score("toy_addition", final_segment, "12", trajectory_fields(stop_reason))

@@ -30,7 +30,7 @@ from verl.utils.import_utils import load_extern_object
 
 import siri_verl.plugin  # noqa: F401  (what every verl process imports: registers the reward manager)
 from siri_verl.config import compose_recipe, conf_dir, recipe_names
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.reward.manager import TrajectoryRewardManager
 from siri_verl.reward.routing import REWARD_FUNCTION_NAME, REWARD_MANAGER_NAME, reward_path
 

@@ -19,7 +19,7 @@ def test_gold_correct_and_perturbed_wrong_on_real_data():
 
 def test_bench_reward_smoke():
     from siri_verl.bench.__main__ import COMMANDS
-    from siri_verl.bench.reward import make_items
+    from siri_verl.bench.reward_bench import make_items
     from siri_verl.reward import score_batch
 
     assert {"reward", "agreement"} <= set(COMMANDS)

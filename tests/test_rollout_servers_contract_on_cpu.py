@@ -66,9 +66,9 @@ from transformers import AutoTokenizer
 from verl.workers.config import HFModelConfig, RolloutConfig
 from verl.workers.rollout.llm_server import LLMServerClient
 
-from siri_verl.inftythink.agent_loop import InftyThinkAgentLoop
-from siri_verl.siri.agent_loop import SiriLengthAgentLoop
+from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.siri.schedule import build_schedule
+from siri_verl.siri.siri_length_agent_loop import SiriLengthAgentLoop
 
 PINNED_VLLM = "0.24.0"  # verl 0.9.1's METADATA: Requires-Dist: vllm==0.24.0; extra == "vllm"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _reference import check_layout
 
 from siri_verl.data import running_sums as rs
 from siri_verl.data.running_sums import RunningSumsSpec, SumProblem
@@ -163,8 +164,7 @@ def test_rule_summary_is_the_state_after_the_reasoning():
 
 
 def test_toy_rule_backend_answers_chat_rendered_requests(toy_tokenizer_dir):
-    from siri_verl.backends.cpu.generation import SamplingSettings
-    from siri_verl.generation import make_backend
+    from siri_verl.generation import SamplingSettings, make_backend
     from siri_verl.inftythink.coldstart import FIRST_PROMPT, summarise
 
     backend = make_backend("toy_rule", str(toy_tokenizer_dir))
@@ -204,7 +204,7 @@ def test_coldstart_cuts_toy_traces_into_valid_segments(small_dataset, toy_tokeni
         reasoning, previous = [], None
         for row in rows.itertuples():
             example = {"messages": list(row.messages), "assistant_prefix": row.assistant_prefix}
-            coldstart.check_layout(tokenizer, example)
+            check_layout(tokenizer, example)
             assert row.messages[0]["content"] == problem.question
             history = "" if previous is None else f"<history>\n{previous}\n</history>\n"
             assert row.assistant_prefix == history + "<think>\n"

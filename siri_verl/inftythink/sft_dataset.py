@@ -9,7 +9,7 @@ verl's ``MultiTurnSFTDataset`` renders every message with the model's chat templ
 rows that loses the training target on the paper's model: DeepSeek-R1-Distill's template keeps
 only the text after the last ``</think>`` of an assistant turn, so the history and the whole
 think block are dropped. A row with a prefix is therefore tokenised the way the ``inftythink``
-agent loop builds its request and what the server returns (``siri_verl/inftythink/agent_loop.py``)::
+agent loop builds its request and what the server returns (``siri_verl/inftythink/inftythink_agent_loop.py``)::
 
     prompt   = join_prompt(chat template of the messages before the assistant turn,
                            add_generation_prompt=True; R1: "...<｜Assistant｜><think>\\n",

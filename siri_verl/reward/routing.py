@@ -16,9 +16,9 @@ from siri_verl.reward.manager import MANAGER_NAME
 # ``compute_score`` (verl's custom reward signature) scores its rows.
 REWARD_MODULE_OF_AGENT_LOOP: dict[str, str] = {
     # SIRI: the answer check, 0 over the step's cap L(t), optional overlong punishment.
-    "siri_length": "siri_verl.siri.reward",
+    "siri_length": "siri_verl.siri.siri_reward",
     # InftyThink+: the trajectory's task reward (T or T+E) from the final segment's conclusion.
-    "inftythink": "siri_verl.inftythink.reward",
+    "inftythink": "siri_verl.inftythink.inftythink_reward",
     # verl's own single-turn loop: the plain answer check.
     "single_turn_agent": "siri_verl.reward",
 }

@@ -2,8 +2,8 @@
 
 Recipes do not name this module: each gets its reward from its agent loop's config
 (``conf/agent_loop/*.yaml``; the pairing is ``siri_verl/reward/routing.py``). This is the answer
-check under every one of those rewards: SIRI's (``siri_verl.siri.reward``) and InftyThink's
-(``siri_verl.inftythink.reward``) call :func:`compute_score`, and verl's own
+check under every one of those rewards: SIRI's (``siri_verl.siri.siri_reward``) and InftyThink's
+(``siri_verl.inftythink.inftythink_reward``) call :func:`compute_score`, and verl's own
 ``single_turn_agent`` loop is scored by it directly (``pkg://siri_verl.reward``).
 ``compute_score`` has the signature of verl's custom reward function (NaiveRewardManager's);
 ``compute_score_batch`` that of BatchRewardManager. Every result is a dict with ``score``

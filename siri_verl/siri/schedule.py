@@ -66,6 +66,10 @@ Shapes (registry names)
 New shapes: subclass :class:`Schedule` as a frozen, ``kw_only`` dataclass, implement
 :meth:`Schedule.raw` and :meth:`Schedule.bounds`, and decorate with ``@register_schedule("name")``;
 :func:`build_schedule` then fills its dataclass fields from the config keys of the same names.
+
+A run's schedule comes from its config through :func:`schedule_of`, the one reader of the
+``schedule:`` section: the agent loops, the trainer, the checkpoint keeper, the compose-time
+checks and the preview all call it.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ import abc
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import (
     Any,
     Callable,
@@ -84,6 +89,8 @@ from typing import (
     NamedTuple,
     TypeVar,
 )
+
+from omegaconf import OmegaConf
 
 from siri_verl.errors import ConfigError, require_int
 
@@ -106,6 +113,7 @@ __all__ = [
     "build_schedule",
     "register_schedule",
     "schedule_names",
+    "schedule_of",
 ]
 
 Phase = Literal["compress", "expand", "hold"]
@@ -524,3 +532,18 @@ def build_schedule(cfg: Mapping[str, Any]) -> Schedule:
 def schedule_names() -> Iterable[str]:
     """Registered shape names, sorted."""
     return sorted(SCHEDULES)
+
+
+@lru_cache(maxsize=8)
+def _schedule_from_yaml(schedule_yaml: str) -> Schedule:
+    return build_schedule(OmegaConf.to_container(OmegaConf.create(schedule_yaml), resolve=True))
+
+
+def schedule_of(config) -> Schedule:
+    """The run's schedule from a config's ``schedule`` section: a composed config (interpolations
+    are resolved against it) or verl's trainer config. Built once per distinct section (cached),
+    since the agent loops ask for it on every request."""
+    section = OmegaConf.select(config, "schedule")
+    if section is None:
+        raise ScheduleConfigError("the config has no `schedule` section (conf/schedule/*.yaml)")
+    return _schedule_from_yaml(OmegaConf.to_yaml(section, resolve=True))

@@ -14,21 +14,33 @@ plot and table show percent):
 A run's metrics in a search hold each metric's latest value, which is the final one for both kinds.
 
 Each point also carries its run's eval protocol for the benchmark (``protocol``: the run's
-``protocol/*`` params, ``siri_verl/eval/protocol.py``); :func:`protocol_differences` names the
+``protocol/*`` params, ``siri_verl/eval/eval_protocol.py``); :func:`protocol_differences` names the
 keys on which the eval points disagree, and ``python -m siri_verl.pareto`` refuses to draw one
 frontier over them unless told to. Training runs' validation points record no eval protocol and
 are not compared.
+
+The command ``python -m siri_verl.pareto --experiment NAME [--benchmark aime24] [--tracking-uri URI]
+[--out DIR] [--source eval|train-val|auto] [--paper] [--mixed-protocols]`` (:func:`main`, run by
+``siri_verl/pareto/__main__.py``) writes ``<out>/pareto_<benchmark>.png`` and
+``<out>/pareto_<benchmark>.md`` from the runs of one MLflow experiment; ``--paper`` overlays
+the published points of ``results/paper_points.csv``. Eval runs evaluated under different
+protocols are refused (exit status 2, naming the keys that differ) unless ``--mixed-protocols``
+says to draw them anyway. A plain tool (argparse): it composes no config, it reads MLflow.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import os
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from siri_verl.eval.protocol import differences, for_benchmark
+from siri_verl.eval.eval_protocol import describe_differences, differences, for_benchmark
+from siri_verl.tracking.runs import absolute_tracking_uri
 
 EVAL_ACC_METRIC = "eval/{benchmark}/acc"
 EVAL_TOKENS_METRIC = "eval/{benchmark}/mean_tokens"
@@ -121,7 +133,7 @@ def points_from_runs(runs: pd.DataFrame, benchmark: str, source: str = "eval") -
 
 def protocol_differences(points: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     """The eval-protocol keys on which the eval points disagree, ``{key: [(run name, value), ...]}``
-    by run name (``siri_verl.eval.protocol.differences``); empty when they agree or record none."""
+    by run name (``siri_verl.eval.eval_protocol.differences``); empty when they agree or record none."""
     evaluated = points[points["source"] == "eval"] if "source" in points.columns else points.iloc[0:0]
     named = sorted(((str(row.run_name), row.protocol) for row in evaluated.itertuples()), key=lambda item: item[0])
     return differences(named)
@@ -235,3 +247,97 @@ def plot_frontier(points: pd.DataFrame, png_path: str | Path, title: str,
     fig.savefig(png_path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return png_path
+
+
+# ---------------------------------------------------------------------------- the command
+
+EXAMPLES = """examples:
+  python -m siri_verl.pareto --experiment eval --benchmark aime24 --paper      # eval runs, over the papers' points
+  python -m siri_verl.pareto --experiment siri_verl --source train-val --out plots/   # training runs' validation
+  python -m siri_verl.pareto --experiment eval --mixed-protocols   # runs with different n (say) on one plot anyway
+"""
+
+# Exit status when runs with different eval protocols would share a frontier.
+MIXED_PROTOCOLS_STATUS = 2
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.pareto",
+        description="Plot the accuracy-vs-tokens Pareto frontier of one MLflow experiment's runs on one\n"
+        "benchmark: writes <out>/pareto_<benchmark>.png and <out>/pareto_<benchmark>.md (a table with\n"
+        "the frontier marked).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--experiment",
+        required=True,
+        metavar="NAME",
+        help="the MLflow experiment: eval runs' mlflow.experiment, or training runs' trainer.project_name",
+    )
+    parser.add_argument(
+        "--benchmark",
+        default="aime24",
+        metavar="NAME",
+        help="a data source name from siri_verl.data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the cwd)",
+    )
+    parser.add_argument(
+        "--out", default=".", metavar="DIR", help="where the PNG and the markdown go (default: the cwd)"
+    )
+    parser.add_argument(
+        "--source",
+        default="eval",
+        choices=POINT_SOURCES,
+        help="eval runs' final figures, training runs' validation (train-val), or eval where a run "
+        "has it, else train-val (auto); default: %(default)s",
+    )
+    parser.add_argument("--paper", action="store_true", help="overlay the published points of results/paper_points.csv")
+    parser.add_argument(
+        "--mixed-protocols",
+        action="store_true",
+        help="draw eval runs whose protocols differ (protocol/* params: n, temperature, top_p, token budget, "
+        "prompt template, answer checker, backend, data file) on one frontier; without it pareto refuses, "
+        f"names the keys that differ and exits with status {MIXED_PROTOCOLS_STATUS}",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    tracking_uri = absolute_tracking_uri(
+        args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    )
+    benchmark = args.benchmark
+    points = load_points(args.experiment, benchmark, tracking_uri, source=args.source)
+    mixed = protocol_differences(points)
+    if mixed and not args.mixed_protocols:
+        print(
+            f"pareto: refusing to put {args.experiment}'s runs on one {benchmark} frontier: they were evaluated "
+            f"under different protocols, these keys differ:\n{describe_differences(mixed)}\n"
+            "Compare runs evaluated alike, or pass --mixed-protocols to draw them together anyway.",
+            file=sys.stderr,
+        )
+        return MIXED_PROTOCOLS_STATUS
+    paper = load_paper_points(benchmark) if args.paper else None
+    out = Path(args.out)
+    title = f"{args.experiment}: {benchmark}" + (" (mixed eval protocols)" if mixed else "")
+    png = plot_frontier(points, out / f"pareto_{benchmark}.png", title, paper_points=paper)
+    md = out / f"pareto_{benchmark}.md"
+    text = f"# {title}\n\n{frontier_table_markdown(points)}"
+    if mixed:
+        print(f"pareto: drawing runs evaluated under different protocols (--mixed-protocols):\n{describe_differences(mixed)}")
+        text += f"\nMixed eval protocols (`--mixed-protocols`); these keys differ:\n\n```\n{describe_differences(mixed)}\n```\n"
+    if paper is not None and not paper.empty:
+        published = paper.assign(run_name=paper["method"] + " (" + paper["paper"] + ", " + paper["model"] + ")")
+        text += f"\n## Published points (results/paper_points.csv)\n\n{frontier_table_markdown(published)}"
+    md.write_text(text, encoding="utf-8")
+    print(f"{len(points)} runs with {benchmark} figures; wrote {png} and {md}")
+    return 0
+

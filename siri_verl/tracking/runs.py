@@ -34,6 +34,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import siri_verl
+from siri_verl.project_settings import SiriVerlSettings
 
 # Set by the Hydra sweep callback so that each job becomes a child of the sweep's run.
 PARENT_RUN_ENV = "SIRI_VERL_PARENT_RUN_ID"
@@ -66,7 +67,7 @@ def absolute_tracking_uri(uri: str) -> str:
 
 def tracking_uri_from(cfg: DictConfig) -> str:
     # An explicit MLFLOW_TRACKING_URI wins, as everywhere else in the MLflow world.
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or OmegaConf.select(cfg, "siri_verl.mlflow.tracking_uri")
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or SiriVerlSettings.of(cfg).mlflow.tracking_uri
     return absolute_tracking_uri(uri or "sqlite:///mlflow.db")
 
 

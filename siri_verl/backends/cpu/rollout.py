@@ -28,7 +28,9 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
-from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
+from siri_verl.backends.cpu.hf_sampler import generate_batch, load_model
+from siri_verl.generation import SamplingSettings
+from siri_verl.request_budget import eos_token_ids
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class HFRolloutServer:
     """Serves ``generate`` for one rollout replica from an in-process HF model."""
 
     def __init__(self, config, model_config, replica_rank: int, max_batch_size: int = 64) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         self.config = config
         self.model_config = model_config
@@ -53,12 +55,10 @@ class HFRolloutServer:
         torch.set_num_threads(max(1, int(os.environ.get("SIRI_VERL_ROLLOUT_THREADS", "1"))))
         # verl hands replicas the model section as a DictConfig, and workers an HFModelConfig.
         path = model_config.get("local_path") or model_config.get("path")
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
-        self.model.eval()
+        self.model = load_model(path)
         tokenizer = AutoTokenizer.from_pretrained(model_config.get("local_tokenizer_path") or path)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        eos = self.model.generation_config.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id])
+        self.eos_token_ids = eos_token_ids(tokenizer, self.model.generation_config)
         self.global_steps: int | None = None
         self.generator = torch.Generator().manual_seed(int(getattr(config, "seed", 0)) + replica_rank)
         self._queue: asyncio.Queue | None = None
@@ -144,11 +144,6 @@ class HFRolloutServer:
                 self.model.tie_weights()
             if global_steps is not None:
                 self.global_steps = global_steps
-
-    def logits(self, input_ids: list[list[int]]) -> torch.Tensor:
-        """Raw logits ``(batch, seq, vocab)`` for equal-length inputs; used by the tests."""
-        with torch.no_grad():
-            return self.model(input_ids=torch.tensor(input_ids)).logits
 
     async def set_global_steps(self, global_steps: int) -> None:
         self.global_steps = global_steps

@@ -13,7 +13,7 @@ reward is computed on the last element only and copied by verl to the others; GR
 statistics use the final rows and the advantage is broadcast to every segment of the
 trajectory (``verl/trainer/ppo/v1/utils.py::compute_advantage_for_multi_trajectories``). The
 final row's ``extra_fields`` carry what the trajectory-level reward needs
-(``siri_verl.inftythink.reward.compute_score``): segment count, φ, the reward variant and
+(``siri_verl.inftythink.inftythink_reward.compute_score``): segment count, φ, the reward variant and
 the stop reason.
 
 Settings come from the top-level ``inftythink`` config section (conf/agent_loop/inftythink.yaml),
@@ -41,11 +41,12 @@ from siri_verl.inftythink.settings import AGENT_NAME, InftyThinkSettings
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     NoRoomToGenerate,
+    eos_token_ids,
     finish_reason,
     request_max_tokens,
     used_whole_budget,
 )
-from siri_verl.siri import agent_loop as siri_agent_loop
+from siri_verl.siri.schedule import schedule_of
 
 
 @register(AGENT_NAME)
@@ -57,8 +58,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
         super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.settings = InftyThinkSettings.from_config(self.config)
         self.response_length = self.rollout_config.response_length
-        eos = self.tokenizer.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_token_ids = eos_token_ids(self.tokenizer)
 
     def _prompt_ids(self, messages: list[dict], assistant_prefix: str) -> list[int]:
         rendered = self.tokenizer.apply_chat_template(
@@ -68,7 +68,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
         question = list(kwargs["raw_prompt"])[-1]["content"]
-        schedule = siri_agent_loop.schedule_of(self.config) if self.settings.scheduled else None
+        schedule = schedule_of(self.config) if self.settings.scheduled else None
         max_segments, segment_cap = self.settings.at_step(schedule, kwargs.get("global_steps", 0))
         state = IterativeState(question, max_segments)
         outputs: list[AgentLoopOutput] = []

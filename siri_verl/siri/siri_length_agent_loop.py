@@ -12,11 +12,13 @@ verl hands those fields to the reward function as ``extra_info``, where
 
 Held-out rows (``extra_info.split`` in ``siri_verl.uncapped_splits``, default val/test) are
 generated with the full budget, so validation measures the model, not the current cap.
+
+The schedule comes from ``siri_verl/siri/schedule.py:schedule_of``, the settings from
+``siri_verl/project_settings.py``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -24,27 +26,18 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
 from siri_verl.chat_protocol import route_by_chat_protocol
+from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     context_room,
+    eos_token_ids,
     finish_reason,
     request_max_tokens,
     used_whole_budget,
 )
-from siri_verl.siri.schedule import Schedule, build_schedule
+from siri_verl.siri.schedule import schedule_of
 
 AGENT_NAME = "siri_length"
-DEFAULT_UNCAPPED_SPLITS = ("val", "test")
-
-
-@lru_cache(maxsize=8)
-def _schedule_from_yaml(schedule_yaml: str) -> Schedule:
-    return build_schedule(OmegaConf.to_container(OmegaConf.create(schedule_yaml), resolve=True))
-
-
-def schedule_of(config) -> Schedule:
-    """The run's schedule from the trainer config's ``schedule`` section (cached per config)."""
-    return _schedule_from_yaml(OmegaConf.to_yaml(config.schedule))
 
 
 @register(AGENT_NAME)
@@ -55,9 +48,8 @@ class SiriLengthAgentLoop(SingleTurnAgentLoop):
         # R1-Distill-Qwen is qwen2 by architecture but speaks DeepSeek-R1's chat protocol.
         super().__init__(*args, **route_by_chat_protocol(kwargs))
         self.schedule = schedule_of(self.config)
-        self.uncapped_splits = set(OmegaConf.select(self.config, "siri_verl.uncapped_splits") or DEFAULT_UNCAPPED_SPLITS)
-        eos = self.tokenizer.eos_token_id
-        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos])
+        self.uncapped_splits = set(SiriVerlSettings.of(self.config).uncapped_splits)
+        self.eos_token_ids = eos_token_ids(self.tokenizer)
 
     def cap_for(self, global_steps: int, extra_info: dict | None) -> int:
         """The request's ``max_tokens``: L(global_steps) (held-out rows: the full budget), >= 1.

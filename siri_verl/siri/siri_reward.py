@@ -16,7 +16,7 @@ along training.
 from __future__ import annotations
 
 from siri_verl.reward import compute_score as check_answer
-from siri_verl.siri.shaping import overlong_penalty
+from siri_verl.siri.overlong import overlong_penalty
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, overlong_cache_len: int = 0, **kwargs) -> dict:

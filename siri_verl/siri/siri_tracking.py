@@ -30,8 +30,8 @@ from functools import lru_cache
 from omegaconf import OmegaConf
 
 from siri_verl.checks import ConfigError, config_check
-from siri_verl.siri.agent_loop import schedule_of
-from siri_verl.siri.schedule import PhaseEnds, Schedule
+from siri_verl.project_settings import SiriVerlSettings
+from siri_verl.siri.schedule import PhaseEnds, Schedule, schedule_of
 from siri_verl.trainer import RolloutRow, checkpoint_saved_hook, checkpoint_wanted, length_stats, metric_collector
 
 PHASE_VALUE = {"compress": -1, "hold": 0, "expand": 1}
@@ -156,9 +156,7 @@ def _make_read_only(root: str) -> None:
 
 
 def _keeping(config) -> bool:
-    return OmegaConf.select(config, "schedule") is not None and bool(
-        OmegaConf.select(config, "siri_verl.keep_phase_end_checkpoints", default=False)
-    )
+    return OmegaConf.select(config, "schedule") is not None and SiriVerlSettings.of(config).keep_phase_end_checkpoints
 
 
 def phase_end_kind(trainer, step: int) -> str | None:

@@ -1,4 +1,6 @@
-"""Batched sampling with a Hugging Face causal LM: the engine behind the CPU rollout server.
+"""Batched sampling with a Hugging Face causal LM: the engine behind the CPU rollout server
+(``siri_verl/backends/cpu/rollout.py``) and the ``cpu`` offline generation backend
+(``siri_verl/generation.py``), which also defines the sampling settings it takes.
 
 Pure torch, no Ray, so the tests can check it directly against a teacher-forced forward pass.
 Log-probs are those of the distribution actually sampled from: logits divided by the
@@ -12,26 +14,16 @@ from dataclasses import dataclass
 
 import torch
 
+from siri_verl.generation import SamplingSettings
 
-@dataclass(frozen=True)
-class SamplingSettings:
-    """The per-request settings that change the sampling distribution (requests are batched per value)."""
 
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = -1
+def load_model(path: str):
+    """A Hugging Face causal LM to sample from on the CPU: fp32, SDPA attention, eval mode."""
+    from transformers import AutoModelForCausalLM
 
-    @classmethod
-    def from_request(cls, sampling_params: dict) -> "SamplingSettings":
-        return cls(
-            temperature=float(sampling_params.get("temperature", 1.0)),
-            top_p=float(sampling_params.get("top_p", 1.0)),
-            top_k=int(sampling_params.get("top_k", -1) or -1),
-        )
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
+    model.eval()
+    return model
 
 
 def processed_logprobs(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
