@@ -273,16 +273,16 @@ FILES = {
 
 
 def write_rl_parquet(problems: list[SumProblem], path: Path, data_source: str = DATA_SOURCE) -> Path:
-    import pandas as pd
+    from siri_verl.data.prepare import write_parquet_atomic
 
-    pd.DataFrame([to_verl_row(p, i, data_source) for i, p in enumerate(problems)]).to_parquet(path)
+    write_parquet_atomic([to_verl_row(p, i, data_source) for i, p in enumerate(problems)], path)
     return path
 
 
 def write_sft_parquet(rows: list[dict], path: Path) -> Path:
-    import pandas as pd
+    from siri_verl.data.prepare import write_parquet_atomic
 
-    pd.DataFrame(rows).to_parquet(path)
+    write_parquet_atomic(rows, path)
     return path
 
 
