@@ -16,8 +16,13 @@ RESOLVER_NAME = "siri_verl_asset"
 _ASSETS: dict[str, Callable[[], str]] = {}
 
 
-def register_asset(name: str):
+def register_asset(name: str, description: str | None = None):
+    """Register ``build`` (returns the asset's path) as ``name``; ``description`` (default: the
+    builder's docstring) is what ``python -m siri_verl.assets --help`` lists."""
+
     def decorator(build: Callable[[], str]) -> Callable[[], str]:
+        if description:
+            build.__doc__ = description
         _ASSETS[name] = build
         return build
 
@@ -42,6 +47,7 @@ def asset_or_path(name: str) -> str:
 
 @register_asset("tiny_model")
 def _tiny_model() -> str:
+    """The 0.1M-parameter Qwen2 of the tiny recipes and the e2e tests, built offline."""
     from siri_verl.models.tiny import ensure_tiny_model
 
     return str(ensure_tiny_model())
@@ -73,10 +79,10 @@ def _toy_split(split: str) -> str:
     return str(out_dir / f"{split}.parquet")
 
 
-register_asset("toy_train")(lambda: _toy_split("train"))
-register_asset("toy_val")(lambda: _toy_split("val"))
+register_asset("toy_train", "toy addition problems, training split (the tiny recipes)")(lambda: _toy_split("train"))
+register_asset("toy_val", "toy addition problems, validation split")(lambda: _toy_split("val"))
 # The benchmark name `python -m siri_verl.eval benchmarks=[toy]` has always used for toy_val.
-register_asset("toy")(lambda: _toy_split("val"))
+register_asset("toy", "toy_val under its benchmark name")(lambda: _toy_split("val"))
 
 
 # The toy-scale study (siri_verl/data/running_sums.py, siri_verl/models/toy_reasoner.py).
@@ -98,7 +104,7 @@ for _key in (
     "running_sums_sft",
     "long_sums_traces",
 ):
-    register_asset(_key)(lambda key=_key: _running_sums_file(key))
+    register_asset(_key, f"toy study data: {_key.replace('_', ' ')}")(lambda key=_key: _running_sums_file(key))
 del _key
 
 
@@ -137,3 +143,32 @@ def _toy_longcot_model() -> str:
 def register_resolver() -> None:
     if not OmegaConf.has_resolver(RESOLVER_NAME):
         OmegaConf.register_new_resolver(RESOLVER_NAME, resolve_asset)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m siri_verl.assets NAME ...``: build each named asset (or find it in the cache)
+    and print its path, e.g. the toy study's models before a timed run."""
+    import argparse
+
+    def summary(name: str) -> str:
+        doc = (_ASSETS[name].__doc__ or "").strip().splitlines()
+        return doc[0] if doc else ""
+
+    width = max(map(len, _ASSETS)) + 2
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.assets",
+        description="Build named assets (models, tokenizers, toy data) into the cache (SIRI_VERL_CACHE, "
+        "default ~/.cache/siri_verl) and print NAME<tab>PATH for each; a cached asset is not rebuilt.",
+        epilog="assets:\n"
+        + "\n".join(f"  {name:<{width}}{summary(name)}" for name in sorted(_ASSETS))
+        + "\n\nexample: python -m siri_verl.assets toy_warmstart_model toy_inftythink_model toy_longcot_model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="+", choices=sorted(_ASSETS), metavar="NAME", help="one or more assets below")
+    for name in parser.parse_args(argv).names:
+        print(f"{name}\t{resolve_asset(name)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -39,14 +39,11 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     *[("siri_verl.bench", name) for name in BENCH_COMMANDS],
     ("siri_verl.siri.paper",),
     ("siri_verl.verl_api",),
+    ("siri_verl.assets",),
 ]
 
 # Modules with a __main__ block that are not commands of this project.
-NOT_COMMANDS = {
-    "siri_verl.models.tiny": "builds the tiny model asset and prints its path (a developer shortcut, not documented)",
-    "siri_verl.models.toy_reasoner": "builds the toy reasoner asset and prints its path (a developer shortcut)",
-    "siri_verl.models.r1_distill": "builds the R1-Distill tokenizer fixture and prints its path (a developer shortcut)",
-}
+NOT_COMMANDS: dict[str, str] = {}
 
 
 def _module_of(path: Path) -> str:

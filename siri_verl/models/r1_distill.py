@@ -243,6 +243,3 @@ def load_r1_distill_tokenizer(root: Path | None = None):
 
     return AutoTokenizer.from_pretrained(ensure_r1_distill_tokenizer(root))
 
-
-if __name__ == "__main__":
-    print(ensure_r1_distill_tokenizer())

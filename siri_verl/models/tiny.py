@@ -253,6 +253,3 @@ def ensure_tiny_model(spec: TinyModelSpec | None = None, root: Path | None = Non
 
     return publish_atomically(target, write)
 
-
-if __name__ == "__main__":
-    print(ensure_tiny_model())

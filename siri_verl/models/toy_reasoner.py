@@ -296,6 +296,3 @@ def ensure_toy_longcot(root: Path | None = None) -> Path:
     inputs = {"model.path": warmstart, "data.train_files": rows / "train.parquet"}
     return run_sft_build("toy-longcot", "toy_longcot", inputs, root=root)
 
-
-if __name__ == "__main__":
-    print(ensure_toy_reasoner_base())
