@@ -43,7 +43,10 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
 ]
 
 # Modules with a __main__ block that are not commands of this project.
-NOT_COMMANDS: dict[str, str] = {}
+NOT_COMMANDS = {
+    "siri_verl.bench.toy_study": "the study's eval lanes run as this module (internal); the command is "
+    "python -m siri_verl.bench toy_study, covered above",
+}
 
 
 def _module_of(path: Path) -> str:

@@ -720,8 +720,9 @@ def phase_ends_markdown(points: list[dict]) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m siri_verl.bench toy_study",
-        description="Both papers' experiments at toy scale on CPU: train every arm for every seed (one Hydra "
-        "multirun), evaluate under one protocol, write results/toy_study.md with intervals and verdicts.",
+        description="Both papers' experiments at toy scale on CPU: train every arm for every seed (Hydra "
+        "multiruns, --jobs at a time), evaluate under one protocol, write results/toy_study.md with intervals and "
+        "verdicts. A rerun on the same --out resumes: finished jobs and evals are kept.",
         epilog="example: python -m siri_verl.bench toy_study --out toy_study_run   "
         "(smoke: --steps 2 --seeds 0 --limit 8 --arms 'warm start' 'constant cap')",
     )
