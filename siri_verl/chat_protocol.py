@@ -55,10 +55,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Chat protocol -> a config.json model_type that verl 0.9.1 maps to that protocol's builder
-# (None: no model type, verl's default builder). tests/test_r1_distill_contract_on_cpu.py checks
+# (None: no model type, verl's default builder). tests/models/test_r1_distill_contract_on_cpu.py checks
 # that verl still resolves each to the intended class.
 # Its keys are CHAT_PROTOCOLS but auto (siri_verl/project_settings.py, where the setting is read;
-# tests/test_r1_distill_contract_on_cpu.py keeps the two in step).
+# tests/models/test_r1_distill_contract_on_cpu.py keeps the two in step).
 BUILDER_MODEL_TYPE: dict[str, str | None] = {"deepseek": "deepseek_v3", "qwen": "qwen2", "default": None}
 
 # DeepSeek-R1's turn markers (full-width bars U+FF5C, lower one-eighth blocks U+2581).

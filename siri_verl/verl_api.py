@@ -35,7 +35,7 @@ Columns of a :class:`Touch`:
     name, but verl's plumbing: we override it or read its attributes), :data:`PRIVATE` (underscored).
 ``guard``
     The test that checks the touch in depth, where one does (e.g. the monkeypatch's own guard,
-    ``tests/test_cpu_patches_on_cpu.py``, which this table does not repeat).
+    ``tests/backends/test_cpu_patches_on_cpu.py``, which this table does not repeat).
 ``needs``
     A package its module imports that the CPU install lacks (vllm, sglang): the row is checked
     where that package is installed, and on CPU only by its guard, which fakes the package.
@@ -92,7 +92,7 @@ _REPLICA = "verl/workers/rollout/replica.py"
 _PLATFORM_MANAGER = "verl/plugin/platform/platform_manager.py"
 _PPO_CONFIG = "verl/trainer/config/_generated_ppo_trainer.yaml"
 _SFT_CONFIG = "verl/trainer/config/sft_trainer_engine.yaml"
-_CPU_PATCH_GUARD = "tests/test_cpu_patches_on_cpu.py"
+_CPU_PATCH_GUARD = "tests/backends/test_cpu_patches_on_cpu.py"
 _CPU_ROLLOUT = "siri_verl/backends/cpu/rollout.py"
 
 # One row per symbol; kept as a compact table (fmt: off), grouped by the part of ours that touches it.
@@ -118,14 +118,14 @@ TOUCHES: tuple[Touch, ...] = (
         "(path, directory_format)",
         "a resumed job finds the checkpoint verl will resume from, to continue that job's MLflow run",
         ("siri_verl/tracking/runs.py",), INTERNAL,
-        guard="tests/test_mlflow_faults_on_cpu.py",
+        guard="tests/tracking/test_mlflow_faults_on_cpu.py",
     ),
     Touch(
         "verl.utils.tracking:_compute_mlflow_params_from_objects", "verl/utils/tracking.py", "(params)",
         "the flattened params verl logs to MLflow: a continued run must log exactly these, or MLflow refuses "
         "the changed params and verl drops tracking for the job",
         ("siri_verl/tracking/runs.py",), PRIVATE,
-        guard="tests/test_mlflow_faults_on_cpu.py",
+        guard="tests/tracking/test_mlflow_faults_on_cpu.py",
     ),
     # -- agent loops ----------------------------------------------------------------------------
     Touch(
@@ -140,7 +140,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl builds the Continuous Token builder from it",
         ("siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/siri/siri_length_agent_loop.py", "siri_verl/chat_protocol.py"), INTERNAL,
         contains=("hf_model_type=hf_model_type,",),
-        guard="tests/test_r1_distill_contract_on_cpu.py",
+        guard="tests/models/test_r1_distill_contract_on_cpu.py",
     ),
     Touch(
         "verl.experimental.agent_loop.agent_loop:AgentLoopBase", _AGENT_LOOP,
@@ -153,7 +153,7 @@ TOUCHES: tuple[Touch, ...] = (
         "overridden by the inftythink loop, which returns a LIST of outputs (one row per segment); verl's V1 "
         "trainer takes one row per element",
         ("siri_verl/inftythink/inftythink_agent_loop.py",), INTERNAL,
-        guard="tests/test_e2e_inftythink_on_cpu.py",
+        guard="tests/e2e/test_e2e_inftythink_on_cpu.py",
     ),
     Touch(
         "verl.experimental.agent_loop.agent_loop:AgentLoopWorker._run_agent_loop", _AGENT_LOOP,
@@ -172,7 +172,7 @@ TOUCHES: tuple[Touch, ...] = (
             '"prompt_len": np.array([len(o.prompt_ids) for o in outputs]),',
             '"response_len": np.array([len(o.response_ids) for o in outputs]),',
         ),
-        guard="tests/test_reward_path_on_cpu.py",
+        guard="tests/reward/test_reward_path_on_cpu.py",
     ),
     Touch(
         "verl.experimental.agent_loop.agent_loop:AgentLoopOutput", _AGENT_LOOP,
@@ -187,7 +187,7 @@ TOUCHES: tuple[Touch, ...] = (
         "through to the server unchanged",
         ("siri_verl/siri/siri_length_agent_loop.py",), INTERNAL,
         contains=("sampling_params=sampling_params,",),
-        guard="tests/test_rollout_servers_contract_on_cpu.py",
+        guard="tests/backends/test_rollout_servers_contract_on_cpu.py",
     ),
     Touch(
         "verl.experimental.agent_loop.single_turn_agent_loop:SingleTurnAgentLoop.__init__", _SINGLE_TURN,
@@ -205,7 +205,7 @@ TOUCHES: tuple[Touch, ...] = (
         "(request_id, prompt_ids, sampling_params, ...)",
         "the inftythink loop's server_manager: one request per segment with max_tokens = eta",
         ("siri_verl/inftythink/inftythink_agent_loop.py",), INTERNAL,
-        guard="tests/test_rollout_servers_contract_on_cpu.py",
+        guard="tests/backends/test_rollout_servers_contract_on_cpu.py",
     ),
     Touch(
         "verl.workers.rollout.vllm_rollout.vllm_async_server:vLLMHttpServer.generate",
@@ -220,7 +220,7 @@ TOUCHES: tuple[Touch, ...] = (
             "max_tokens = max(1, min(max_tokens, max_possible_tokens))",
             'elif finish_reason in ("stop", "length"):',
         ),
-        guard="tests/test_rollout_servers_contract_on_cpu.py", needs="vllm",
+        guard="tests/backends/test_rollout_servers_contract_on_cpu.py", needs="vllm",
     ),
     Touch(
         "verl.workers.rollout.sglang_rollout.async_sglang_server:SGLangHttpServer.generate",
@@ -232,7 +232,7 @@ TOUCHES: tuple[Touch, ...] = (
             'max_new_tokens = sampling_params.pop("max_tokens")',
             "max_new_tokens = max(0, min(max_new_tokens, max_possible_tokens))",
         ),
-        guard="tests/test_rollout_servers_contract_on_cpu.py", needs="sglang",
+        guard="tests/backends/test_rollout_servers_contract_on_cpu.py", needs="sglang",
     ),
     Touch(
         "verl.utils.profiler:simple_timer", "verl/utils/profiler/performance.py", "(name, timing_raw)",
@@ -253,7 +253,7 @@ TOUCHES: tuple[Touch, ...] = (
         "picks the builder from hf_model_type alone; chat_protocol hands it a model type that maps to R1's "
         "protocol (deepseek_v3) for R1-Distill-Qwen (qwen2), whose tokenizer lacks <|im_end|> (verl #7637)",
         ("siri_verl/chat_protocol.py",), INTERNAL,
-        guard="tests/test_r1_distill_contract_on_cpu.py",
+        guard="tests/models/test_r1_distill_contract_on_cpu.py",
     ),
     Touch(
         "verl.utils.tokenizer.continuous_token_wiring:_MODEL_TYPE_TO_FAMILY",
@@ -261,14 +261,14 @@ TOUCHES: tuple[Touch, ...] = (
         "the exact model_type lookup chat_protocol.BUILDER_MODEL_TYPE depends on (deepseek_v3, qwen2)",
         ("siri_verl/chat_protocol.py",), PRIVATE,
         contains=('"qwen2": ContinuousTokenModelFamily.QWEN,', '"deepseek_v3": ContinuousTokenModelFamily.DEEPSEEK,'),
-        guard="tests/test_r1_distill_contract_on_cpu.py",
+        guard="tests/models/test_r1_distill_contract_on_cpu.py",
     ),
     Touch(
         "verl.utils.tokenizer.continuous_token:DeepSeekContinuousTokenBuilder",
         "verl/utils/tokenizer/continuous_token.py", "(tokenizer, **kwargs)",
         "the builder chosen for R1-Distill's chat protocol",
         ("siri_verl/chat_protocol.py",), INTERNAL,
-        guard="tests/test_r1_distill_contract_on_cpu.py",
+        guard="tests/models/test_r1_distill_contract_on_cpu.py",
     ),
     # -- reward ---------------------------------------------------------------------------------
     Touch(
@@ -290,7 +290,7 @@ TOUCHES: tuple[Touch, ...] = (
             "solution_str=response_str,",
             "extra_info=extra_info,",
         ),
-        guard="tests/test_reward_path_on_cpu.py",
+        guard="tests/reward/test_reward_path_on_cpu.py",
     ),
     Touch(
         "verl:DataProto", "verl/protocol.py", "(batch, non_tensor_batch, meta_info)",
@@ -396,13 +396,13 @@ TOUCHES: tuple[Touch, ...] = (
         "resumed from is noted, so that checkpoint-saved hooks a kill cut off run again on it",
         ("siri_verl/trainer.py",), PRIVATE,
         contains=('self.global_steps = int(global_step_folder.split("global_step_")[-1])',),
-        guard="tests/test_e2e_resume_after_kill_on_cpu.py",
+        guard="tests/e2e/test_e2e_resume_after_kill_on_cpu.py",
     ),
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_train_begin", _TRAINER_BASE, "()",
         "overridden: the checkpoint-saved hooks of the step resumed from run here, once verl's MLflow run is open",
         ("siri_verl/trainer.py",), INTERNAL,
-        guard="tests/test_e2e_resume_after_kill_on_cpu.py",
+        guard="tests/e2e/test_e2e_resume_after_kill_on_cpu.py",
     ),
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._save_checkpoint", _TRAINER_BASE, "()",
@@ -533,7 +533,7 @@ TOUCHES: tuple[Touch, ...] = (
         "set_device, synchronize, vendor_name, visible_devices_envvar",
         "PlatformCPU implements every abstract method; a new one makes it abstract (uninstantiable)",
         ("siri_verl/backends/cpu/platform.py",), EXTENSION_POINT,
-        guard="tests/test_cpu_platform_on_cpu.py",
+        guard="tests/backends/test_cpu_platform_on_cpu.py",
     ),
     # -- CPU engines and the hf rollout ---------------------------------------------------------
     Touch(
@@ -612,7 +612,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.workers.rollout.replica:TokenOutput", _REPLICA, "(token_ids, log_probs, stop_reason, extra_fields, ...)",
         "what the hf server returns and the loops read (stop_reason classifies a budget used up)",
         ("siri_verl/backends/cpu/rollout.py", "siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/request_budget.py"),
-        PUBLIC, guard="tests/test_rollout_servers_contract_on_cpu.py",
+        PUBLIC, guard="tests/backends/test_rollout_servers_contract_on_cpu.py",
     ),
     # -- the cold-start SFT dataset -------------------------------------------------------------
     Touch(

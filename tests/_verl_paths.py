@@ -2,7 +2,8 @@
 
 Only what needs a GPU or a cluster is faked here (the LLM server, a Ray actor handle); the code
 under test around them is verl's. Tests import this module as ``from _verl_paths import ...``:
-pytest puts ``tests/`` on ``sys.path`` (there is no ``tests/__init__.py``, see conftest.py).
+importing tests/conftest.py puts ``tests/`` on ``sys.path``, for tests in its subfolders too (there is
+no ``__init__.py`` in tests/ or below, see conftest.py).
 """
 
 from __future__ import annotations

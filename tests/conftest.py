@@ -1,5 +1,12 @@
 """Shared fixtures. No tests/__init__.py on purpose: verl's wheel installs a top-level ``tests``
-package, and a package of the same name here would shadow or be shadowed by it."""
+package, and a package of the same name here would shadow or be shadowed by it.
+
+Nor is there an ``__init__.py`` in tests/'s subfolders (see tests/README.md): pytest's default
+``prepend`` import mode imports each test module by its basename, with its own folder put first
+on ``sys.path``, so basenames must stay unique across tests/. Importing this file puts tests/
+itself on ``sys.path`` the same way, which is how tests at any depth import the helpers beside it
+(``_repo``, ``_verl_paths``, ``_reference``) as top-level modules.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from _repo import REPO
 
 # Built models and toy data are cached inside the checkout, so CI builds them once per run.
 os.environ.setdefault("SIRI_VERL_CACHE", str(REPO / ".cache"))

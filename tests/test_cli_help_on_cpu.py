@@ -16,13 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from _repo import REPO
 from omegaconf import OmegaConf
 
 from siri_verl.app_help import recipe_summary
 from siri_verl.bench.__main__ import COMMANDS as BENCH_COMMANDS
 from siri_verl.config import conf_dir, recipe_names
-
-REPO = Path(__file__).resolve().parents[1]
 
 # Every command, as the arguments after `python -m` (before --help).
 HELP_COMMANDS: list[tuple[str, ...]] = [

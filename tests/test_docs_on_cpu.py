@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _repo import REPO as ROOT
+
 CITING = ("siri_verl", "conf", "recipes", "README.md", "docs")
 DOC_PATH = re.compile(r"(?<![\w/.])docs/[\w./-]*\w")
 

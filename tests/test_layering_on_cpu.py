@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _repo import REPO
 
-PACKAGE = Path(__file__).resolve().parents[1] / "siri_verl"
+PACKAGE = REPO / "siri_verl"
 
 PURE_MODULES = (
     "siri_verl.errors",

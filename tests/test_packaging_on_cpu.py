@@ -8,8 +8,7 @@ import zipfile
 from pathlib import Path
 
 import tomllib
-
-REPO = Path(__file__).resolve().parents[1]
+from _repo import REPO
 
 
 def test_every_package_is_listed_in_pyproject():

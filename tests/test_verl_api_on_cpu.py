@@ -32,12 +32,12 @@ from pathlib import Path
 import pytest
 import tomllib
 import verl
+from _repo import REPO
 from omegaconf import OmegaConf
 
 from siri_verl import verl_api
 from siri_verl.verl_api import CONFIG_KEYS, TOUCHES, VERL_PACKAGES
 
-REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = Path(verl.__file__).resolve().parents[1]
 # Parameters that are not part of an API: the bound instance, and the tracing context Ray adds
 # to the methods of a class once it has been made an actor class.

@@ -22,7 +22,7 @@ the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the dat
    L(t) against mean response length, both logged on the study's MLflow run.
 
 ``--steps``, ``--limit`` and ``--start-model`` shrink the study (the CI smoke test,
-``tests/test_toy_study_smoke_on_cpu.py``, runs one step of each arm type from an untrained model);
+``tests/e2e/test_toy_study_smoke_on_cpu.py``, runs one step of each arm type from an untrained model);
 the report always states what was run.
 """
 

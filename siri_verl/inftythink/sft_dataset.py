@@ -17,7 +17,7 @@ agent loop builds its request and what the server returns (``siri_verl/inftythin
     response = the assistant content after the prefix, then the EOS id          loss 1
 
 so that the cold start trains exactly the token sequences RL later samples and scores
-(tests/test_r1_distill_contract_on_cpu.py checks ``input_ids == prompt_ids + response_ids`` of the
+(tests/models/test_r1_distill_contract_on_cpu.py checks ``input_ids == prompt_ids + response_ids`` of the
 loop on R1-Distill's tokenizer). The think opener closing the prefix is prompt, never generated.
 
 Everything else is verl's: rows without the column, or with an empty prefix, are verl's

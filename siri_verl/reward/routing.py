@@ -5,7 +5,7 @@ final row carries the trajectory's fields), so the reward that reads them belong
 ``conf/agent_loop/<group option>.yaml`` sets ``reward.custom_reward_function`` and
 ``reward.reward_manager`` beside ``default_agent_loop``, and every recipe gets its reward by
 choosing its agent loop. This table is the pairing those files must follow;
-``tests/test_reward_path_on_cpu.py`` checks every shipped recipe's composed config against it.
+``tests/reward/test_reward_path_on_cpu.py`` checks every shipped recipe's composed config against it.
 """
 
 from __future__ import annotations

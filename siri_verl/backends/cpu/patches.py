@@ -1,6 +1,6 @@
 """Every monkeypatch of verl in this project, and only on the CPU platform.
 
-Each entry names the verl file and line it works around. ``tests/test_cpu_patches_on_cpu.py``
+Each entry names the verl file and line it works around. ``tests/backends/test_cpu_patches_on_cpu.py``
 fails when verl changes under a patch, so a verl upgrade shows which patch to revisit.
 """
 

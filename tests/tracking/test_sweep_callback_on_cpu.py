@@ -13,10 +13,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from _repo import REPO
+
 from siri_verl.tracking.pareto import search_runs_frame
 from siri_verl.tracking.sweep import MlflowSweepCallback, benchmarks_in
-
-REPO = Path(__file__).resolve().parents[1]
 
 APP = textwrap.dedent('''
     import os

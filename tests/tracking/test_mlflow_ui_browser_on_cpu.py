@@ -6,7 +6,7 @@ experiment page and the parent run's artifacts page and the test reads their DOM
 ``SIRI_VERL_WRITE_RESULTS=1`` the experiment page's screenshot is kept as
 ``results/mlflow_ui.png`` (without it the repository is left untouched):
 
-    SIRI_VERL_WRITE_RESULTS=1 .venv/bin/pytest -q tests/test_mlflow_ui_browser_on_cpu.py
+    SIRI_VERL_WRITE_RESULTS=1 .venv/bin/pytest -q tests/tracking/test_mlflow_ui_browser_on_cpu.py
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = {"siri_low": (0.404, 7093), "siri_high": (0.436, 10049), "grpo_16k": (0.41, 11500), "dapo_16k": (0.428, 10453)}
 # The runs table folds a sweep's children under their parent: these two stand alone.
 STANDALONE = ("siri_low", "siri_high")

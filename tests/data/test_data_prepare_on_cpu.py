@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _repo import REPO
 
 from siri_verl.data.__main__ import main
 from siri_verl.data.prepare import DataSourceUnavailable, expand_names, prepare
 from siri_verl.data.sources import BENCHMARKS, SOURCES, last_boxed
 
-SHARED = Path(os.environ.get("SIRI_VERL_SHARED_DATA",
-                             Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED = Path(os.environ.get("SIRI_VERL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 # Row counts from ../shared/data/README.md.
 README_ROWS = {"aime24": 30, "aime25": 30, "amc23": 40, "amc": 83, "math500": 500, "minerva": 272,

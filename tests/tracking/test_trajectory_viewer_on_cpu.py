@@ -6,7 +6,7 @@ headless Chromium (Debian's ``chromium``) renders it, its DOM is read back and a
 taken. With ``SIRI_VERL_WRITE_RESULTS=1`` the screenshot is kept as
 ``results/trajectory_viewer.png`` (without it the repository is left untouched):
 
-    SIRI_VERL_WRITE_RESULTS=1 .venv/bin/pytest -q tests/test_trajectory_viewer_on_cpu.py
+    SIRI_VERL_WRITE_RESULTS=1 .venv/bin/pytest -q tests/tracking/test_trajectory_viewer_on_cpu.py
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from _repo import REPO
 from tensordict import NonTensorStack, TensorDict
 
 from siri_verl.tracking.viewer import SampleRow, artifact_path, group_trajectories, render_viewer
 
-REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -3,7 +3,7 @@
 Checkpoint selection reads a job directory laid out as a real `python -m siri_verl` job leaves
 it (`.hydra/config.yaml`, `summary.json`, verl's `global_step_N/actor/huggingface` and the kept
 phase ends); the intervals and verdicts are computed from hand-made per-seed rows whose answers
-are known. The end-to-end smoke run of the study is tests/test_toy_study_smoke_on_cpu.py.
+are known. The end-to-end smoke run of the study is tests/e2e/test_toy_study_smoke_on_cpu.py.
 """
 
 from __future__ import annotations
