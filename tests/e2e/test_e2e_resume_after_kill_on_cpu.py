@@ -37,6 +37,17 @@ def hash_tree(root: Path) -> dict[str, str]:
     }
 
 
+def logged_steps(database: Path, key: str = "training/global_step") -> set[int]:
+    """Steps of ``key`` already in the job's MLflow SQLite store (read directly: no MLflow import)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as connection:
+            return {step for (step,) in connection.execute("SELECT step FROM metrics WHERE key = ?", (key,))}
+    except sqlite3.Error:  # not created yet, or locked by the writer for a moment
+        return set()
+
+
 def kill_tree(process: subprocess.Popen) -> None:
     """SIGKILL the driver and every process it started (Ray's GCS, raylet and workers), and only those:
     other jobs on this machine may run their own Ray clusters, so no ``ray stop``."""
@@ -80,7 +91,15 @@ def killed_and_resumed(tmp_path_factory, tiny_model_path):
         deadline = time.monotonic() + 900
         try:
             # The kept copy is renamed into place once complete, after verl wrote latest_checkpointed_iteration.
-            while not (latest.exists() and latest.read_text().strip() == str(KILL_AFTER) and kept_peak.is_dir()):
+            # verl logs a step's metrics after it saves that step's checkpoint: wait for them too, so
+            # the kill lands between steps. (A kill inside that window loses the step's metric line,
+            # not its training: results/faults.md.)
+            while not (
+                latest.exists()
+                and latest.read_text().strip() == str(KILL_AFTER)
+                and kept_peak.is_dir()
+                and KILL_AFTER in logged_steps(workdir / "mlflow.db")
+            ):
                 assert driver.poll() is None, (workdir / "killed_run.log").read_text()[-6000:]
                 assert time.monotonic() < deadline, "the driver never saved global_step_4"
                 time.sleep(0.2)
