@@ -224,6 +224,8 @@ class SiriVerlTrainer(PPOTrainerSync):
     """``PPOTrainerSync`` with registered metric collectors and checkpoint hooks (module docstring)."""
 
     def __init__(self, config):
+        # The siri_verl section, read once (before verl's __init__, which builds the replay buffer).
+        self.siri_settings = SiriVerlSettings.of(config)
         super().__init__(config)
         self.checkpoint_callback = _CheckpointSavedHooks(self.checkpoint_callback)
         self.last_saved_step: int | None = None
@@ -270,7 +272,7 @@ class SiriVerlTrainer(PPOTrainerSync):
 
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
-        interval = SiriVerlSettings.of(self.config).replay_poll_interval_s
+        interval = self.siri_settings.replay_poll_interval_s
         if interval is not None:
             buffer.poll_interval = float(interval)
         return buffer
@@ -292,7 +294,7 @@ class SiriVerlTrainer(PPOTrainerSync):
         logs, and clears the batch from TransferQueue; for the pass, the buffer's ``sample`` is
         wrapped to read the viewer's rows of each batch before verl clears them.
         """
-        limit = SiriVerlSettings.of(self.config).trajectory_viewer_samples
+        limit = self.siri_settings.trajectory_viewer_samples
         if limit <= 0:
             return super()._validate()
         rows: list[SampleRow] = []
@@ -339,7 +341,7 @@ class SiriVerlTrainer(PPOTrainerSync):
 
     @property
     def _fixed_optimizer_steps(self) -> bool:
-        return SiriVerlSettings.of(self.config).fixed_optimizer_steps
+        return self.siri_settings.fixed_optimizer_steps
 
     def _mini_batches_per_epoch(self) -> int:
         return max(1, self.config.data.train_batch_size // self.config.actor_rollout_ref.actor.ppo_mini_batch_size)
