@@ -585,27 +585,30 @@ def _job_summary(job: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def open_study_run(client, experiment_id: str, out: Path):
+def open_study_run(tracking_uri: str, out: Path):
     """The study's MLflow run: the one a killed or finished earlier invocation on ``out`` opened
-    (``<out>/study_run.json``), running again, or a new one."""
-    import mlflow
+    in this store (``<out>/mlflow_run.json``, the record training jobs keep too), running again,
+    or a new one."""
+    from siri_verl.tracking.runs import experiment_id, read_run_record, tracking_client, write_run_record
 
-    record = out / "study_run.json"
-    if record.exists():
+    client = tracking_client(tracking_uri)
+    record = read_run_record(out)
+    if record and record.get("tracking_uri") == tracking_uri:
+        from mlflow.exceptions import MlflowException
+
         try:
-            run = client.get_run(json.loads(record.read_text())["run_id"])
-            client.update_run(run.info.run_id, status="RUNNING")
-            return run
-        except mlflow.exceptions.MlflowException:
-            pass  # another tracking store: a new run there
-    run = client.create_run(experiment_id, run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"})
-    record.write_text(json.dumps({"run_id": run.info.run_id}))
-    return run
+            client.update_run(record["run_id"], status="RUNNING")
+            return client, client.get_run(record["run_id"])
+        except MlflowException:  # the run was deleted from the store: a new one
+            pass
+    run = client.create_run(
+        experiment_id(client, "toy_study"), run_name=f"toy study {out.name}", tags={"siri_verl.kind": "study"}
+    )
+    write_run_record(out, {"run_id": run.info.run_id, "tracking_uri": tracking_uri})
+    return client, run
 
 
 def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
-    import mlflow
-
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     tracking_uri = args.mlflow or f"sqlite:///{out / 'mlflow.db'}"
@@ -615,10 +618,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
 
     from siri_verl.tracking.runs import PARENT_RUN_ENV
 
-    client = mlflow.MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name("toy_study")
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment("toy_study")
-    study_run = open_study_run(client, experiment_id, out)
+    client, study_run = open_study_run(tracking_uri, out)
     os.environ[PARENT_RUN_ENV] = study_run.info.run_id
 
     extra = ["trainer.project_name=toy_study", *args.override]
