@@ -1,6 +1,6 @@
 """The toy study's CI smoke test: the whole command, shrunk to one step of each arm type.
 
-``python -m siri_verl.bench toy_study`` is a benchmark (about an hour on 2 cores,
+``python -m siri_verl.bench toy_study`` is a benchmark (about 45 minutes on 2 cores,
 results/toy_study.md), not a test. This runs the same command end to end in about two minutes:
 one training step of a SIRI-side arm (the ``siri_length`` agent loop) and of an InftyThink+ arm
 (the ``inftythink`` agent loop) as Hydra multiruns two at a time, the evals of their checkpoints
