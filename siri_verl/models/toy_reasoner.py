@@ -178,6 +178,22 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# Thread caps a caller set for its own processes, not for a build: the CPU backend exports
+# OMP_NUM_THREADS=1 for its Ray workers before the config's assets resolve, and the toy study's
+# eval lanes split the cores. A warm start built under that cap by `make demo` was not the one
+# `python -m siri_verl.assets` builds on the same machine: 1.0 s a step instead of 0.63, and 0.54
+# sampled accuracy (T = 0.6) instead of 0.89, the float order having changed the SFT run.
+_CALLER_THREAD_CAPS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TQ_NUM_THREADS")
+
+
+def build_environment(environ) -> dict[str, str]:
+    """The environment of an SFT build process: the caller's, less its MLflow run (the build's run
+    is its own, never a child of whatever run resolved the asset) and its thread caps (torch takes
+    every core, as when ``python -m siri_verl.assets`` builds it)."""
+    dropped = ("SIRI_VERL_PARENT_RUN_ID", *_CALLER_THREAD_CAPS)
+    return {k: v for k, v in environ.items() if not k.startswith("MLFLOW_") and k not in dropped}
+
+
 def run_sft_build(
     name: str, recipe: str, inputs: dict[str, Path], settings: dict[str, str] | None = None, root: Path | None = None
 ) -> Path:
@@ -209,8 +225,7 @@ def run_sft_build(
             f"trainer.default_local_dir={build / 'checkpoints'}",
             f"siri_verl.mlflow.tracking_uri=sqlite:///{build / 'mlflow.db'}",
         ]  # fmt: skip
-        # The build's run is its own, never a child of whatever run resolved the asset.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "SIRI_VERL_PARENT_RUN_ID"}
+        env = build_environment(os.environ)
         build.mkdir(parents=True)
         log_path = build / "sft.log"
         print(f"siri_verl: building {name} ({' '.join(command[1:])}); log: {log_path}", file=sys.stderr, flush=True)
