@@ -190,7 +190,9 @@ def build_environment(environ) -> dict[str, str]:
     """The environment of an SFT build process: the caller's, less its MLflow run (the build's run
     is its own, never a child of whatever run resolved the asset) and its thread caps (torch takes
     every core, as when ``python -m siri_verl.assets`` builds it)."""
-    dropped = ("SIRI_VERL_PARENT_RUN_ID", *_CALLER_THREAD_CAPS)
+    from siri_verl.tracking.runs import PARENT_RUN_ENV
+
+    dropped = (PARENT_RUN_ENV, *_CALLER_THREAD_CAPS)
     return {k: v for k, v in environ.items() if not k.startswith("MLFLOW_") and k not in dropped}
 
 
