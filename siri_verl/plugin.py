@@ -1,34 +1,90 @@
 """The ``verl.plugins`` entry point: every verl process (driver and Ray workers) imports it.
 
-verl imports each entry point of the ``verl.plugins`` group at ``import verl`` time and logs
-failures only at debug level, so ``tests/test_plugin_on_cpu.py`` checks in a fresh process
-and inside a Ray worker that everything below is really registered.
+It imports nothing heavy and resolves nothing: ``import verl`` costs what it costs without
+siri-verl, a process on a CPU-only host is not told verl falls back to 'nvidia', and a
+platform chosen after ``import verl`` (``VERL_PLATFORM``, another plugin's) is still honoured.
+Each registration below runs when verl's module that holds the registry has been imported
+(``siri_verl/import_hooks.py``), so it happens in exactly the processes that can look it up:
 
-What it registers, each in verl's own registry:
+| verl module imported | what is registered there | our module |
+|---|---|---|
+| (at once) | the ``cpu`` platform class (not selected) | backends/cpu/platform.py |
+| ``verl.experimental.agent_loop`` | agent loops ``siri_length``, ``inftythink`` | siri/siri_length_agent_loop.py, inftythink/inftythink_agent_loop.py |
+| ``verl.experimental.reward_loop.reward_manager`` | reward manager ``siri_verl`` | reward/manager.py |
+| ``verl.trainer.ppo.v1`` | trainer mode ``siri_verl``, SIRI/InftyThink metrics, schedule health | trainer.py, siri/siri_tracking.py, inftythink/inftythink_tracking.py, health.py |
+| ``verl.workers.rollout`` | rollout ``hf`` (``VERL_PLATFORM=cpu`` only) | backends/cpu/rollout.py |
+| ``verl.workers.engine`` | FSDP engines for device ``cpu`` (CPU only) | backends/cpu/engines.py |
+| ``verl.utils.distributed``, ``verl.workers.engine_workers`` | the gloo patches (CPU only) | backends/cpu/patches.py |
 
-- the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
-- the ``siri_length`` agent loop (siri/siri_length_agent_loop.py) and SIRI's metrics (siri/siri_tracking.py);
-- the ``inftythink`` agent loop (inftythink/inftythink_agent_loop.py) and its metrics (inftythink/inftythink_tracking.py);
-- the ``siri_verl`` reward manager (reward/manager.py), which Ray's reward workers look up by name;
-- the ``siri_verl`` trainer mode (trainer.py) and the length schedule's health metrics and
-  check (health.py).
+``tests/test_plugin_on_cpu.py`` checks in fresh processes and inside a Ray worker that each is
+registered once its registry is imported, and that ``import verl`` alone loads none of them.
 """
+
+from __future__ import annotations
+
+import importlib
+
+# Importing it registers (does not select) the ``cpu`` platform class; torch and
+# verl.plugin.platform, all it imports, are loaded by ``import verl`` already.
+from siri_verl.backends.cpu import platform
+from siri_verl.import_hooks import when_imported
+
+# verl module -> the modules whose import registers something in it (decorators at module level).
+REGISTERING_MODULES: dict[str, tuple[str, ...]] = {
+    "verl.experimental.agent_loop": (
+        "siri_verl.siri.siri_length_agent_loop",
+        "siri_verl.inftythink.inftythink_agent_loop",
+    ),
+    "verl.experimental.reward_loop.reward_manager": ("siri_verl.reward.manager",),
+    "verl.trainer.ppo.v1": (
+        "siri_verl.trainer",
+        "siri_verl.health",
+        "siri_verl.siri.siri_tracking",
+        "siri_verl.inftythink.inftythink_tracking",
+    ),
+}
+
+# The same, on the CPU platform only: verl module -> function (module:function) that registers.
+CPU_REGISTRATIONS: dict[str, str] = {
+    "verl.workers.rollout": "siri_verl.backends.cpu.rollout:register",
+    "verl.workers.engine": "siri_verl.backends.cpu.engines:register",
+    "verl.utils.distributed": "siri_verl.backends.cpu.patches:patch_distributed",
+    "verl.workers.engine_workers": "siri_verl.backends.cpu.patches:patch_engine_workers",
+}
+
+_registered: set[str] = set()
+
+
+def _importer(module_names: tuple[str, ...]):
+    def import_registering_modules(_verl_module) -> None:
+        for name in module_names:
+            importlib.import_module(name)
+
+    import_registering_modules.__qualname__ = f"import {', '.join(module_names)}"
+    return import_registering_modules
+
+
+def _caller(target: str):
+    def call(_verl_module) -> None:
+        module_name, _, function = target.partition(":")
+        getattr(importlib.import_module(module_name), function)()
+
+    call.__qualname__ = target
+    return call
 
 
 def register_all() -> None:
-    """Idempotent: the launcher calls it again once the backend's environment is exported."""
-    from siri_verl.backends import cpu
-
-    # The platform comes first: the imports below resolve verl's platform singleton.
-    cpu.register()
-
-    import siri_verl.health  # noqa: F401  (schedule health metrics, the all-truncated check)
-    import siri_verl.inftythink.inftythink_agent_loop  # noqa: F401  (@register("inftythink"))
-    import siri_verl.inftythink.inftythink_tracking  # noqa: F401  (InftyThink metrics)
-    import siri_verl.reward.manager  # noqa: F401  (reward manager @register("siri_verl"))
-    import siri_verl.siri.siri_length_agent_loop  # noqa: F401  (@register("siri_length"))
-    import siri_verl.siri.siri_tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
-    import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))
+    """Idempotent: the launcher calls it again once the backend's environment is exported,
+    which is when ``VERL_PLATFORM=cpu`` first becomes known in the driver."""
+    for verl_module, modules in REGISTERING_MODULES.items():
+        if verl_module not in _registered:
+            when_imported(verl_module, _importer(modules))
+            _registered.add(verl_module)
+    if platform.is_selected():
+        for verl_module, target in CPU_REGISTRATIONS.items():
+            if target not in _registered:
+                when_imported(verl_module, _caller(target))
+                _registered.add(target)
 
 
 register_all()

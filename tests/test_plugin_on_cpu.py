@@ -161,3 +161,59 @@ def test_without_verl_platform_only_the_platform_is_registered(runs):
     assert {"siri_length", "inftythink"} <= set(facts["agent_loops"])
     assert "siri_verl" in facts["reward_managers"]
     assert "siri_verl" in facts["trainers"]
+
+
+# ``import verl`` with the plugin installed, then what a user's plain verl would see (issue:
+# installing the plugin must not change a user's plain verl).
+PLAIN_VERL = """
+import json, os, sys
+import verl
+from verl.plugin.platform import platform_manager
+
+facts = {
+    "platform_resolved": platform_manager._current_platform is not None,
+    "siri_verl_modules": sorted(m for m in sys.modules if m.startswith("siri_verl")),
+    "verl_trainer_loaded": "verl.trainer.ppo.v1.trainer_base" in sys.modules,
+    "verl_engines_loaded": "verl.workers.engine" in sys.modules,
+}
+os.environ["VERL_PLATFORM"] = "amd"
+facts["platform_after_import"] = type(platform_manager.get_platform()).__name__
+print("FACTS" + json.dumps(facts))
+"""
+
+# What ``import verl`` alone may load of siri_verl: the entry point, its hook machinery and the
+# CPU platform class (registered, not selected).
+PLUGIN_MODULES_AT_IMPORT = [
+    "siri_verl",
+    "siri_verl.backends",
+    "siri_verl.backends.cpu",
+    "siri_verl.backends.cpu.platform",
+    "siri_verl.import_hooks",
+    "siri_verl.plugin",
+]
+
+
+@pytest.fixture(scope="module")
+def plain_verl() -> tuple[dict, str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_VERL], env=_env(None), capture_output=True, text=True, timeout=300, check=True
+    )
+    return _parse(result.stdout, "FACTS"), result.stderr
+
+
+def test_import_verl_loads_only_the_plugin_and_resolves_no_platform(plain_verl):
+    facts, _ = plain_verl
+    assert facts["siri_verl_modules"] == PLUGIN_MODULES_AT_IMPORT
+    assert not facts["platform_resolved"]
+    assert not facts["verl_trainer_loaded"]
+    assert not facts["verl_engines_loaded"]
+
+
+def test_a_platform_chosen_after_import_verl_is_honoured(plain_verl):
+    facts, _ = plain_verl
+    assert facts["platform_after_import"] == "PlatformROCm"
+
+
+def test_no_accelerator_warning_on_a_cpu_host(plain_verl):
+    _, stderr = plain_verl
+    assert "No supported accelerator detected" not in stderr

@@ -19,6 +19,7 @@ COMMANDS = {
         "InftyThink optimiser steps per training step, with and without the fix",
     ),
     "step_time": ("siri_verl.bench.training", "seconds per GRPO step of the tiny CPU recipe"),
+    "overhead": ("siri_verl.bench.overhead", "a CPU job's start-up, and a toy step through verl vs plain PyTorch"),
     "toy_study": ("siri_verl.bench.toy_study", "both papers' experiments at toy scale on CPU -> results/toy_study.md"),
 }
 

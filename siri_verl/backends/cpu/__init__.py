@@ -1,21 +1,10 @@
-"""Run the real verl trainer on a machine with no accelerator (``backend=cpu``)."""
+"""Run the real verl trainer on a machine with no accelerator (``backend=cpu``).
 
-import os
-
-
-def register() -> None:
-    """Register the CPU platform always; the ``hf`` rollout and CPU FSDP engines when it is selected.
-
-    The rollout and engine modules are imported only in processes that run on this platform:
-    importing verl's FSDP engine resolves verl's platform singleton, which must not happen
-    before ``VERL_PLATFORM`` is known, and GPU jobs need neither.
-    """
-    from siri_verl.backends.cpu import platform
-
-    if os.environ.get("VERL_PLATFORM", "").strip().lower() != platform.PLATFORM_NAME:
-        return
-    from siri_verl.backends.cpu import engines, patches, rollout
-
-    rollout.register()
-    engines.register()
-    patches.apply()
+- ``platform.py``: the ``cpu`` platform, registered in every verl process, selected only by
+  ``VERL_PLATFORM=cpu``;
+- ``rollout.py`` (rollout ``hf``), ``engines.py`` (FSDP engines for device ``cpu``) and
+  ``patches.py`` (gloo): registered by ``siri_verl/plugin.py`` on that platform only, each
+  once verl's module holding its registry is imported. Importing verl's FSDP engine resolves
+  verl's platform singleton, which must not happen before ``VERL_PLATFORM`` is known, and GPU
+  jobs need none of them.
+"""

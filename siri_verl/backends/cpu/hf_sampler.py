@@ -105,17 +105,20 @@ def generate_batch(
         else:
             next_tokens = torch.multinomial(logprobs.exp(), 1, generator=generator).squeeze(-1)
         chosen = logprobs.gather(-1, next_tokens[:, None]).squeeze(-1)
+        # One conversion per step, not one tensor index per row and token.
+        tokens, token_logprobs, still_active = next_tokens.tolist(), chosen.tolist(), active.tolist()
         for row in range(batch):
-            if not active[row]:
+            if not still_active[row]:
                 continue
-            token = int(next_tokens[row])
+            token = tokens[row]
             outputs[row].token_ids.append(token)
-            outputs[row].log_probs.append(float(chosen[row]))
+            outputs[row].log_probs.append(token_logprobs[row])
             if token in eos_token_ids:
                 outputs[row].finish_reason = "stop"
-                active[row] = False
+                still_active[row] = False
             elif len(outputs[row].token_ids) >= max_tokens[row]:
-                active[row] = False
+                still_active[row] = False
+        active = torch.tensor(still_active)
         # Finished rows keep decoding padding so the batch stays rectangular; it is never returned.
         next_tokens = torch.where(active, next_tokens, torch.full_like(next_tokens, pad_token_id))
         step_input = next_tokens[:, None]

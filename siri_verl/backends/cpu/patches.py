@@ -49,8 +49,20 @@ def initialize_global_process_group_gloo(timeout_second: int = 36000) -> tuple[i
 initialize_global_process_group_gloo.__siri_verl_patched__ = True
 
 
+def patch_distributed() -> None:
+    """Both patches in ``verl.utils.distributed`` (run once it is imported: siri_verl/plugin.py)."""
+    module = importlib.import_module("verl.utils.distributed")
+    module.initialize_global_process_group_ray = _default_backend_to_gloo(module.initialize_global_process_group_ray)
+    module.initialize_global_process_group = initialize_global_process_group_gloo
+
+
+def patch_engine_workers() -> None:
+    """``verl.workers.engine_workers`` imported ``initialize_global_process_group_ray`` by name."""
+    module = importlib.import_module("verl.workers.engine_workers")
+    module.initialize_global_process_group_ray = _default_backend_to_gloo(module.initialize_global_process_group_ray)
+
+
 def apply() -> None:
-    for module_name in GLOO_PATCH_TARGETS:
-        module = importlib.import_module(module_name)
-        module.initialize_global_process_group_ray = _default_backend_to_gloo(module.initialize_global_process_group_ray)
-    importlib.import_module("verl.utils.distributed").initialize_global_process_group = initialize_global_process_group_gloo
+    """Every patch now (imports both modules); idempotent."""
+    patch_distributed()
+    patch_engine_workers()
