@@ -297,6 +297,38 @@ def test_server_concurrent_generate_calls_share_one_batch_spy(make_server, model
         assert_logprobs_teacher_forced(model, prompt, output, 0.7, 0.9, 20)
 
 
+def test_server_samples_do_not_depend_on_batching_or_arrival_order(make_server):
+    """Each request has its own random stream (seed, step, prompt, how many requests for that
+    prompt came before): the same requests, sent together as one batch or one at a time in
+    another order, sample the same responses, so a run is reproducible from its seed."""
+    requests = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[2], PROMPTS[0]]
+    params = {**SAMPLED_PARAMS, "max_tokens": RESPONSE_LENGTH}
+
+    async def together():
+        server = make_server(seed=3)
+        outputs = await asyncio.gather(*(server.generate(p, params, str(i)) for i, p in enumerate(requests)))
+        return [o.token_ids for o in outputs]
+
+    async def one_at_a_time_reversed():
+        server = make_server(seed=3)
+        outputs = [await server.generate(p, params, str(i)) for i, p in reversed(list(enumerate(requests)))]
+        return [o.token_ids for o in reversed(outputs)]
+
+    def by_prompt(token_ids):
+        return sorted((tuple(p), tuple(t)) for p, t in zip(requests, token_ids))
+
+    batched, serial = asyncio.run(together()), asyncio.run(one_at_a_time_reversed())
+    assert by_prompt(batched) == by_prompt(serial)
+    # The three samples of PROMPTS[0] come from three different streams.
+    assert len({tuple(t) for p, t in zip(requests, batched) if p == PROMPTS[0]}) > 1
+
+    async def other_seed():
+        server = make_server(seed=4)
+        return [(await server.generate(p, params, str(i))).token_ids for i, p in enumerate(requests)]
+
+    assert by_prompt(asyncio.run(other_seed())) != by_prompt(batched)
+
+
 def test_server_decoding_failure_reaches_every_waiting_request_fake(make_server, monkeypatch):
     """Uses a fake ``generate_batch`` that fails once: every request of that batch gets the error
     and the server keeps serving afterwards."""

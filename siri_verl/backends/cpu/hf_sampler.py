@@ -59,6 +59,13 @@ class Generation:
     finish_reason: str
 
 
+def _sample(probs: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.Tensor:
+    """One token per row of ``probs`` ``(batch, vocab)`` -> ``(batch,)``."""
+    if isinstance(generator, list):
+        return torch.cat([torch.multinomial(row, 1, generator=stream) for row, stream in zip(probs, generator)])
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
 @torch.no_grad()
 def generate_batch(
     model,
@@ -67,9 +74,13 @@ def generate_batch(
     settings: SamplingSettings,
     eos_token_ids: set[int],
     pad_token_id: int,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
 ) -> list[Generation]:
     """Sample continuations for several prompts at once, each up to its own ``max_tokens``.
+
+    ``generator`` is one random stream for the whole batch, or one per row: with a stream per
+    row, what a row samples does not depend on which other rows share its batch (the rollout
+    server seeds one per request, so that a run is reproducible whatever the batching).
 
     Prompts are left-padded to ``(batch, max_prompt_len)``; position ids skip the padding so a
     padded row computes exactly what it would alone. A row stops at EOS (kept in its output) or
@@ -103,7 +114,7 @@ def generate_batch(
         if settings.greedy:
             next_tokens = logprobs.argmax(dim=-1)
         else:
-            next_tokens = torch.multinomial(logprobs.exp(), 1, generator=generator).squeeze(-1)
+            next_tokens = _sample(logprobs.exp(), generator)
         chosen = logprobs.gather(-1, next_tokens[:, None]).squeeze(-1)
         # One conversion per step, not one tensor index per row and token.
         tokens, token_logprobs, still_active = next_tokens.tolist(), chosen.tolist(), active.tolist()

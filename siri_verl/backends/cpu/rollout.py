@@ -18,6 +18,7 @@ It exists so that the real verl trainer runs on a machine with no accelerator; o
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections import defaultdict
@@ -45,13 +46,16 @@ def server_actor_name(replica_rank: int, kind: str = "", suffix: str = "") -> st
 class HFRolloutServer:
     """Serves ``generate`` for one rollout replica from an in-process HF model."""
 
-    def __init__(self, config, model_config, replica_rank: int, max_batch_size: int = 64) -> None:
+    def __init__(self, config, model_config, replica_rank: int, max_batch_size: int | None = None) -> None:
         from transformers import AutoTokenizer
 
         self.config = config
         self.model_config = model_config
         self.replica_rank = replica_rank
-        self.max_batch_size = max_batch_size
+        # vLLM's bound on sequences decoded together (rollout.max_num_seqs). A toy step's 128
+        # requests then decode as one batch: a 1M-parameter forward costs the same for 64 rows
+        # as for 128, so two waves took twice as long.
+        self.max_batch_size = int(max_batch_size or getattr(config, "max_num_seqs", None) or 256)
         torch.set_num_threads(max(1, int(os.environ.get("SIRI_VERL_ROLLOUT_THREADS", "1"))))
         # verl hands replicas the model section as a DictConfig, and workers an HFModelConfig.
         path = model_config.get("local_path") or model_config.get("path")
@@ -60,7 +64,9 @@ class HFRolloutServer:
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_token_ids = eos_token_ids(tokenizer, self.model.generation_config)
         self.global_steps: int | None = None
-        self.generator = torch.Generator().manual_seed(int(getattr(config, "seed", 0)) + replica_rank)
+        self.seed = int(getattr(config, "seed", 0))
+        # (global step, prompt) -> requests seen: the n samples of one prompt get streams 0..n-1.
+        self._occurrences: dict[tuple, int] = defaultdict(int)
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._weights_lock: asyncio.Lock | None = None
@@ -89,9 +95,30 @@ class HFRolloutServer:
         """verl's token-in-token-out call. Honours ``max_tokens`` and the sampling settings."""
         await self._ensure_worker()
         future = asyncio.get_running_loop().create_future()
-        request = (list(prompt_ids), self._max_tokens(prompt_ids, sampling_params), SamplingSettings.from_request(sampling_params))
+        request = (
+            list(prompt_ids),
+            self._max_tokens(prompt_ids, sampling_params),
+            SamplingSettings.from_request(sampling_params),
+            self._request_stream(prompt_ids),
+        )
         await self._queue.put((request, future))
         return await future
+
+    def _request_stream(self, prompt_ids: list[int]) -> torch.Generator:
+        """The request's own random stream, from the seed, the replica, the global step, the
+        prompt and how many requests for that prompt came before it in this step.
+
+        What a request samples then depends on nothing else: not on how requests were batched
+        or on the order they arrived in (the n samples of a prompt are interchangeable), so a
+        run is reproducible from its seed. Called in arrival order, on the server's event loop.
+        """
+        if any(step != self.global_steps for step, _ in self._occurrences):
+            self._occurrences.clear()
+        key = (self.global_steps, tuple(prompt_ids))
+        index = self._occurrences[key]
+        self._occurrences[key] += 1
+        digest = hashlib.blake2b(repr((self.seed, self.replica_rank, self.global_steps, key[1], index)).encode(), digest_size=8)
+        return torch.Generator().manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
 
     async def _serve_batches(self) -> None:
         while True:
@@ -110,9 +137,10 @@ class HFRolloutServer:
     async def _decode_group(self, settings: SamplingSettings, items: list) -> None:
         prompts = [request[0] for request, _ in items]
         max_tokens = [request[1] for request, _ in items]
+        streams = [request[3] for request, _ in items]
         try:
             generations = await asyncio.to_thread(
-                generate_batch, self.model, prompts, max_tokens, settings, self.eos_token_ids, self.pad_token_id, self.generator
+                generate_batch, self.model, prompts, max_tokens, settings, self.eos_token_ids, self.pad_token_id, streams
             )
         except Exception as error:  # deliver the failure to every waiting request, keep serving
             for _, future in items:
