@@ -7,6 +7,7 @@ and inside a Ray worker that everything below is really registered.
 What it registers, each in verl's own registry:
 
 - the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
+- in a ``backend=gpu_hf`` job, the ``hf`` rollout served from CUDA GPUs (backends/gpu_hf);
 - the ``siri_length`` agent loop (siri/siri_length_agent_loop.py) and SIRI's metrics (siri/siri_tracking.py);
 - the ``inftythink`` agent loop (inftythink/inftythink_agent_loop.py) and its metrics (inftythink/inftythink_tracking.py);
 - the ``siri_verl`` reward manager (reward/manager.py), which Ray's reward workers look up by name;
@@ -17,10 +18,11 @@ What it registers, each in verl's own registry:
 
 def register_all() -> None:
     """Idempotent: the launcher calls it again once the backend's environment is exported."""
-    from siri_verl.backends import cpu
+    from siri_verl.backends import cpu, gpu_hf
 
     # The platform comes first: the imports below resolve verl's platform singleton.
     cpu.register()
+    gpu_hf.register()
 
     import siri_verl.health  # noqa: F401  (schedule health metrics, the all-truncated check)
     import siri_verl.inftythink.inftythink_agent_loop  # noqa: F401  (@register("inftythink"))
