@@ -343,8 +343,12 @@ DEVICE_HAS = {
 # for that transformers): carried at this checkout's versions, installed --no-deps, and first on
 # PYTHONPATH so they shadow the device's transformers 5.17 / tokenizers 0.23.2.
 CARRY_ANYWAY = {"transformers", "tokenizers"}
-# Not carried, with what they would have brought: the device run logs to the console.
-LEFT_BEHIND = {"mlflow", "wandb"}
+# Not carried, with what only they would have brought. mlflow, wandb: the device run logs to the
+# console. av (35.8 MB wheel), torchcodec (10.0 MB), qwen-vl-utils: verl's and datasets' video and
+# vision inputs, which text-only recipes never import. virtualenv (5.5 MB), py-spy (2.9 MB): Ray's
+# runtime-env and profiling tools. pytest and its plugins: requirements of test suites.
+LEFT_BEHIND = {"mlflow", "wandb", "av", "torchcodec", "qwen-vl-utils", "virtualenv", "py-spy", "pytest",
+               "pytest-asyncio", "pytest-rerunfailures"}  # fmt: skip
 # Ray's Java-worker jar (34.5 MB, a third of the wheel): Python-only Ray never loads it.
 TRIMMED = ("ray/jars/ray_dist.jar",)
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
@@ -410,7 +414,8 @@ def cmd_carry(args) -> None:
                 _pip("wheel", "--no-deps", "-w", str(wheels), spec)
             found = [w for w in wheels.glob("*.whl") if _normalized(w.name.split("-")[0]) == name]
         sizes[found[0].name] = found[0].stat().st_size
-    _pip("install", "--no-deps", "--no-compile", "--target", str(stage), *target, *map(str, wheels.glob("*.whl")))
+    # The plan's wheels only: the folder may hold others from an earlier plan.
+    _pip("install", "--no-deps", "--no-compile", "--target", str(stage), *target, *(str(wheels / name) for name in sizes))
     trimmed = {}
     for relative in TRIMMED:
         path = stage / relative

@@ -55,5 +55,5 @@ def test_the_carry_plan_holds_what_the_device_lacks_and_leaves_the_rest(gpu_chec
         assert needed in plan
     # On the device at versions verl refuses: carried at this checkout's.
     assert plan["transformers"].startswith("5.10") and plan["tokenizers"].startswith("0.22")
-    for absent in ("mlflow", "wandb", "torch", "numpy", "pandas", "siri-verl"):
+    for absent in ("mlflow", "wandb", "av", "torchcodec", "pytest", "torch", "numpy", "pandas", "siri-verl"):
         assert absent not in plan

@@ -21,8 +21,8 @@ def test_the_device_runs_steps_train_save_reload_and_time_on_cpu(tmp_path, tiny_
     out, work = tmp_path / "out", tmp_path / "work"
     result = subprocess.run(
         [sys.executable, "scripts/gpu_check.py", "rl", "--backends", "cpu", "--recipes", "tiny", "--steps", "1",
-         "--resume", "cpu", "--out", str(out), "--work", str(work), "--budget-s", "280"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+         "--resume", "cpu", "--out", str(out), "--work", str(work), "--budget-s", "800", "--job-timeout-s", "400"],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     first, resumed = json.loads((out / "rl_check.json").read_text())
