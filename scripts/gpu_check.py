@@ -405,15 +405,16 @@ def cmd_carry(args) -> None:
     target = ["--python-version", "3.12", "--implementation", "cp", *platform_args, "--only-binary=:all:"]
     sizes = {}
     for name, version in plan.items():
-        spec = f"{name}=={version}"
-        found = sorted(wheels.glob(f"{re.sub('-', '_', name)}-{version}-*.whl"), key=str.lower)
-        if not found:
+        def downloaded() -> list[Path]:
+            return [w for w in wheels.glob("*.whl") if _normalized(w.name.split("-")[0]) == name and w.name.split("-")[1] == version]
+
+        if not downloaded():
             try:
-                _pip("download", "--no-deps", *target, "-d", str(wheels), spec)
+                _pip("download", "--no-deps", *target, "-d", str(wheels), f"{name}=={version}")
             except subprocess.CalledProcessError:  # an sdist only (antlr4-python3-runtime): a pure-Python build
-                _pip("wheel", "--no-deps", "-w", str(wheels), spec)
-            found = [w for w in wheels.glob("*.whl") if _normalized(w.name.split("-")[0]) == name]
-        sizes[found[0].name] = found[0].stat().st_size
+                _pip("wheel", "--no-deps", "-w", str(wheels), f"{name}=={version}")
+        wheel = downloaded()[0]
+        sizes[wheel.name] = wheel.stat().st_size
     # The plan's wheels only: the folder may hold others from an earlier plan.
     _pip("install", "--no-deps", "--no-compile", "--target", str(stage), *target, *(str(wheels / name) for name in sizes))
     trimmed = {}
@@ -545,7 +546,8 @@ def cmd_rl(args) -> None:
         if left < 30:
             results.append({"job": job.name, "rc": "skipped: out of --budget-s"})
             continue
-        shutil.rmtree(job.run_dir, ignore_errors=True) if not job.resume_from else None
+        if not job.resume_from:  # a fresh start: no checkpoint of an earlier call to resume from by mistake
+            shutil.rmtree(job.run_dir, ignore_errors=True)
         results.append(run_job(job, out, env, min(args.job_timeout_s, left)))
         print("RL " + json.dumps(results[-1]), flush=True)
     (out / "rl_check.json").write_text(json.dumps(results, indent=1))
