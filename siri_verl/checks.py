@@ -36,16 +36,22 @@ def run_checks(cfg: DictConfig, choices: Mapping[str, str]) -> None:
         check(cfg, choices)
 
 
+# The GPU backends, and whether each needs vLLM (backend=gpu_hf serves the rollout with HF transformers).
+GPU_BACKENDS_NEED_VLLM = {"gpu": True, "gpu_hf": False}
+
+
 @config_check
 def gpu_backend_needs_gpus(cfg: DictConfig, choices: Mapping[str, str]) -> None:
-    """backend=gpu needs ``trainer.nnodes x trainer.n_gpus_per_node`` GPUs and vLLM where they are.
+    """backend=gpu needs ``trainer.nnodes x trainer.n_gpus_per_node`` GPUs and vLLM where they are;
+    backend=gpu_hf the GPUs only.
 
     Without a cluster address that is this machine (CUDA and vllm here). With one
     (``ray_kwargs.ray_init.address`` or ``RAY_ADDRESS``, see :func:`ray_cluster_address`) it is
     the Ray cluster: a CPU-only head node launching a multi-node job is normal, so the GPUs are
     counted in the cluster's resources and vLLM is left to the workers.
     """
-    if choices.get("backend") != "gpu":
+    backend = choices.get("backend")
+    if backend not in GPU_BACKENDS_NEED_VLLM:
         return
     recipe = choices.get("recipe", "?")
     gpus = OmegaConf.select(cfg, "trainer.n_gpus_per_node") * OmegaConf.select(cfg, "trainer.nnodes")
@@ -65,11 +71,11 @@ def gpu_backend_needs_gpus(cfg: DictConfig, choices: Mapping[str, str]) -> None:
     missing = []
     if not torch.cuda.is_available():
         missing.append(f"{gpus} CUDA GPU(s) (trainer.nnodes x trainer.n_gpus_per_node); this machine has none")
-    if importlib.util.find_spec("vllm") is None:
-        missing.append("the vLLM rollout: pip install 'siri-verl[gpu]'")
+    if GPU_BACKENDS_NEED_VLLM[backend] and importlib.util.find_spec("vllm") is None:
+        missing.append("the vLLM rollout: pip install 'siri-verl[gpu]' (or backend=gpu_hf: no vLLM, small models)")
     if missing:
         raise ConfigError(
-            f"recipe={recipe} runs on backend=gpu and needs " + " and ".join(missing) + ".\n"
+            f"recipe={recipe} runs on backend={backend} and needs " + " and ".join(missing) + ".\n"
             "To try the whole pipeline on this machine instead: python -m siri_verl recipe=tiny\n"
             "To run on a Ray cluster: set RAY_ADDRESS or +ray_kwargs.ray_init.address=HOST:PORT"
         )

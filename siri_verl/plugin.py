@@ -13,6 +13,7 @@ Each registration below runs when verl's module that holds the registry has been
 | ``verl.experimental.reward_loop.reward_manager`` | reward manager ``siri_verl`` | reward/manager.py |
 | ``verl.trainer.ppo.v1`` | trainer mode ``siri_verl``, SIRI/InftyThink metrics, schedule health | trainer.py, siri/siri_tracking.py, inftythink/inftythink_tracking.py, health.py |
 | ``verl.workers.rollout`` | rollout ``hf`` (``VERL_PLATFORM=cpu`` only) | backends/cpu/rollout.py |
+| ``verl.workers.rollout`` | rollout ``hf`` on CUDA (``SIRI_VERL_BACKEND=gpu_hf`` only) | backends/gpu_hf/replica.py |
 | ``verl.workers.engine`` | FSDP engines for device ``cpu`` (CPU only) | backends/cpu/engines.py |
 | ``verl.utils.distributed``, ``verl.workers.engine_workers`` | the gloo patches (CPU only) | backends/cpu/patches.py |
 
@@ -26,6 +27,7 @@ import importlib
 
 # Importing it registers (does not select) the ``cpu`` platform class; torch and
 # verl.plugin.platform, all it imports, are loaded by ``import verl`` already.
+from siri_verl.backends import gpu_hf
 from siri_verl.backends.cpu import platform
 from siri_verl.import_hooks import when_imported
 
@@ -44,13 +46,18 @@ REGISTERING_MODULES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# The same, on the CPU platform only: verl module -> function (module:function) that registers.
-CPU_REGISTRATIONS: dict[str, str] = {
-    "verl.workers.rollout": "siri_verl.backends.cpu.rollout:register",
-    "verl.workers.engine": "siri_verl.backends.cpu.engines:register",
-    "verl.utils.distributed": "siri_verl.backends.cpu.patches:patch_distributed",
-    "verl.workers.engine_workers": "siri_verl.backends.cpu.patches:patch_engine_workers",
+# Per backend, in its processes only: verl module -> the function (module:function) that registers.
+BACKEND_REGISTRATIONS: dict[str, dict[str, str]] = {
+    "cpu": {
+        "verl.workers.rollout": "siri_verl.backends.cpu.rollout:register",
+        "verl.workers.engine": "siri_verl.backends.cpu.engines:register",
+        "verl.utils.distributed": "siri_verl.backends.cpu.patches:patch_distributed",
+        "verl.workers.engine_workers": "siri_verl.backends.cpu.patches:patch_engine_workers",
+    },
+    "gpu_hf": {"verl.workers.rollout": "siri_verl.backends.gpu_hf:register"},
 }
+# How a process knows it belongs to a backend's job (its environment, set for every Ray worker).
+BACKEND_SELECTED = {"cpu": platform.is_selected, "gpu_hf": gpu_hf.is_selected}
 
 _registered: set[str] = set()
 
@@ -75,13 +82,15 @@ def _caller(target: str):
 
 def register_all() -> None:
     """Idempotent: the launcher calls it again once the backend's environment is exported,
-    which is when ``VERL_PLATFORM=cpu`` first becomes known in the driver."""
+    which is when ``VERL_PLATFORM=cpu`` (or ``SIRI_VERL_BACKEND``) first becomes known in the driver."""
     for verl_module, modules in REGISTERING_MODULES.items():
         if verl_module not in _registered:
             when_imported(verl_module, _importer(modules))
             _registered.add(verl_module)
-    if platform.is_selected():
-        for verl_module, target in CPU_REGISTRATIONS.items():
+    for backend, registrations in BACKEND_REGISTRATIONS.items():
+        if not BACKEND_SELECTED[backend]():
+            continue
+        for verl_module, target in registrations.items():
             if target not in _registered:
                 when_imported(verl_module, _caller(target))
                 _registered.add(target)

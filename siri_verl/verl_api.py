@@ -94,6 +94,7 @@ _PPO_CONFIG = "verl/trainer/config/_generated_ppo_trainer.yaml"
 _SFT_CONFIG = "verl/trainer/config/sft_trainer_engine.yaml"
 _CPU_PATCH_GUARD = "tests/backends/test_cpu_patches_on_cpu.py"
 _CPU_ROLLOUT = "siri_verl/backends/cpu/rollout.py"
+_GPU_HF_REPLICA = "siri_verl/backends/gpu_hf/replica.py"
 
 # One row per symbol; kept as a compact table (fmt: off), grouped by the part of ours that touches it.
 # fmt: off
@@ -604,15 +605,42 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.workers.rollout.replica:RolloutReplica", _REPLICA,
         "self.config, self.model_config, self.replica_rank, self.is_reward_model, self.is_teacher_model, "
-        "self.name_suffix, self.max_concurrency, self.servers, self._server_handle, self._server_address",
-        "launch_servers fills what verl's replica methods read (servers, _server_handle, _server_address)",
-        ("siri_verl/backends/cpu/rollout.py",), PRIVATE,
+        "self.name_suffix, self.max_concurrency, self.servers, self._server_handle, self._server_address, self.workers",
+        "launch_servers fills what verl's replica methods read (servers, _server_handle, _server_address); "
+        "the CUDA replica places its server by its first worker's GPU (workers)",
+        ("siri_verl/backends/cpu/rollout.py", _GPU_HF_REPLICA), PRIVATE,
     ),
     Touch(
         "verl.workers.rollout.replica:TokenOutput", _REPLICA, "(token_ids, log_probs, stop_reason, extra_fields, ...)",
         "what the hf server returns and the loops read (stop_reason classifies a budget used up)",
         ("siri_verl/backends/cpu/rollout.py", "siri_verl/inftythink/inftythink_agent_loop.py", "siri_verl/request_budget.py"),
         PUBLIC, guard="tests/backends/test_rollout_servers_contract_on_cpu.py",
+    ),
+    # -- the hf rollout on CUDA (backend=gpu_hf) ------------------------------------------------
+    Touch(
+        "verl.plugin.platform:get_platform", _PLATFORM_MANAGER, "()",
+        "the CUDA hf replica asks verl's platform for Ray's no-set variables and the visible-devices variable, "
+        "as verl's vLLM replica does", (_GPU_HF_REPLICA,), PUBLIC,
+    ),
+    Touch(
+        "verl.plugin.platform:PlatformBase.ray_noset_envvars", "verl/plugin/platform/platform_base.py", "()",
+        "set to 1 for the hf server so that Ray leaves its CUDA_VISIBLE_DEVICES alone", (_GPU_HF_REPLICA,), PUBLIC,
+    ),
+    Touch(
+        "verl.plugin.platform:PlatformBase.visible_devices_envvar", "verl/plugin/platform/platform_base.py", "()",
+        "set to the worker's GPU id for the hf server", (_GPU_HF_REPLICA,), PUBLIC,
+    ),
+    Touch(
+        "verl.utils.device:get_device_name", "verl/utils/device.py", "()",
+        "the hf server's torch device type (cuda)", (_GPU_HF_REPLICA,), PUBLIC,
+    ),
+    Touch(
+        "verl.utils.device:get_resource_name", "verl/utils/device.py", "()",
+        "the Ray resource whose accelerator id the worker got (GPU)", (_GPU_HF_REPLICA,), PUBLIC,
+    ),
+    Touch(
+        "verl.utils.torch_dtypes:PrecisionType.to_dtype", "verl/utils/torch_dtypes.py", "(precision)",
+        "actor_rollout_ref.rollout.dtype in any of verl's spellings, as a torch dtype", (_GPU_HF_REPLICA,), PUBLIC,
     ),
     # -- the cold-start SFT dataset -------------------------------------------------------------
     Touch(

@@ -188,6 +188,7 @@ PLUGIN_MODULES_AT_IMPORT = [
     "siri_verl.backends",
     "siri_verl.backends.cpu",
     "siri_verl.backends.cpu.platform",
+    "siri_verl.backends.gpu_hf",
     "siri_verl.import_hooks",
     "siri_verl.plugin",
 ]

@@ -75,12 +75,14 @@ def generate_batch(
     eos_token_ids: set[int],
     pad_token_id: int,
     generator: torch.Generator | list[torch.Generator] | None = None,
+    device: torch.device | str = "cpu",
 ) -> list[Generation]:
     """Sample continuations for several prompts at once, each up to its own ``max_tokens``.
 
     ``generator`` is one random stream for the whole batch, or one per row: with a stream per
     row, what a row samples does not depend on which other rows share its batch (the rollout
     server seeds one per request, so that a run is reproducible whatever the batching).
+    ``device`` is the model's; the generators, when given, must live there too.
 
     Prompts are left-padded to ``(batch, max_prompt_len)``; position ids skip the padding so a
     padded row computes exactly what it would alone. A row stops at EOS (kept in its output) or
@@ -88,14 +90,14 @@ def generate_batch(
     """
     batch = len(prompts)
     width = max(len(p) for p in prompts)
-    input_ids = torch.full((batch, width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((batch, width), dtype=torch.long)
+    input_ids = torch.full((batch, width), pad_token_id, dtype=torch.long, device=device)
+    attention_mask = torch.zeros((batch, width), dtype=torch.long, device=device)
     for row, prompt in enumerate(prompts):
         input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
         attention_mask[row, width - len(prompt) :] = 1
 
     outputs = [Generation([], [], "length") for _ in range(batch)]
-    active = torch.tensor([m > 0 for m in max_tokens])
+    active = torch.tensor([m > 0 for m in max_tokens], device=device)
     past = None
     step_input = input_ids
     for step in range(max(max_tokens, default=0)):

@@ -11,8 +11,9 @@ Three pieces, mirroring verl's vLLM backend:
   FSDP actor process; after every optimiser step it pushes the actor's full weights to the
   server through Ray's object store.
 
-It exists so that the real verl trainer runs on a machine with no accelerator; on GPUs use
-``rollout.name=vllm``.
+It exists so that the real verl trainer runs on a machine with no accelerator (``backend=cpu``)
+or on GPUs without vLLM (``backend=gpu_hf``, whose replica in ``siri_verl/backends/gpu_hf``
+places the server on its worker's GPU); at scale use ``rollout.name=vllm``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ def server_actor_name(replica_rank: int, kind: str = "", suffix: str = "") -> st
 class HFRolloutServer:
     """Serves ``generate`` for one rollout replica from an in-process HF model."""
 
-    def __init__(self, config, model_config, replica_rank: int, max_batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        config,
+        model_config,
+        replica_rank: int,
+        max_batch_size: int | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        """``device`` and ``dtype`` place the model: fp32 on the CPU (this backend); the CUDA replica
+        (siri_verl/backends/gpu_hf.py) passes its worker's GPU and the rollout's dtype."""
         from transformers import AutoTokenizer
 
         self.config = config
@@ -56,10 +67,12 @@ class HFRolloutServer:
         # requests then decode as one batch: a 1M-parameter forward costs the same for 64 rows
         # as for 128, so two waves took twice as long.
         self.max_batch_size = int(max_batch_size or getattr(config, "max_num_seqs", None) or 256)
+        self.device = torch.device(device)
+        self.dtype = dtype
         torch.set_num_threads(max(1, int(os.environ.get("SIRI_VERL_ROLLOUT_THREADS", "1"))))
         # verl hands replicas the model section as a DictConfig, and workers an HFModelConfig.
         path = model_config.get("local_path") or model_config.get("path")
-        self.model = load_model(path)
+        self.model = load_model(path).to(device=self.device, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(model_config.get("local_tokenizer_path") or path)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos_token_ids = eos_token_ids(tokenizer, self.model.generation_config)
@@ -118,7 +131,7 @@ class HFRolloutServer:
         index = self._occurrences[key]
         self._occurrences[key] += 1
         digest = hashlib.blake2b(repr((self.seed, self.replica_rank, self.global_steps, key[1], index)).encode(), digest_size=8)
-        return torch.Generator().manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
+        return torch.Generator(self.device).manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
 
     async def _serve_batches(self) -> None:
         while True:
@@ -140,8 +153,9 @@ class HFRolloutServer:
         streams = [request[3] for request, _ in items]
         try:
             generations = await asyncio.to_thread(
-                generate_batch, self.model, prompts, max_tokens, settings, self.eos_token_ids, self.pad_token_id, streams
-            )
+                generate_batch, self.model, prompts, max_tokens, settings, self.eos_token_ids, self.pad_token_id,
+                streams, self.device,
+            )  # fmt: skip
         except Exception as error:  # deliver the failure to every waiting request, keep serving
             for _, future in items:
                 if not future.done():
@@ -162,7 +176,7 @@ class HFRolloutServer:
         """Load the actor's full weights; waits for the batch in flight to finish first."""
         await self._ensure_worker()
         async with self._weights_lock:
-            state = {name: tensor.to(torch.float32) for name, tensor in named_tensors.items()}
+            state = {name: tensor.to(self.dtype) for name, tensor in named_tensors.items()}
             known = self.model.state_dict()
             unknown = sorted(set(state) - set(known))
             if unknown:
@@ -198,15 +212,22 @@ class HFRolloutReplica(RolloutReplica):
         server_cls = ray.remote(HFRolloutServer)
         kind = "reward_" if self.is_reward_model else "teacher_" if self.is_teacher_model else ""
         name = server_actor_name(self.replica_rank, kind, self.name_suffix)
+        env_vars, actor_options, server_kwargs = await self.server_placement()
         server = server_cls.options(
             name=name,
             num_cpus=0,  # a CPU reservation here can starve the trainer's actors on 2 cores
             max_concurrency=self.max_concurrency,
-            runtime_env={"env_vars": {"VERL_PLATFORM": os.environ.get("VERL_PLATFORM", "cpu")}},
-        ).remote(self.config, self.model_config, self.replica_rank)
+            runtime_env={"env_vars": env_vars},
+            **actor_options,
+        ).remote(self.config, self.model_config, self.replica_rank, **server_kwargs)
         self.servers = [server]
         self._server_handle = server
         self._server_address = name
+
+    async def server_placement(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        """The server actor's environment, its extra Ray options, and ``HFRolloutServer``'s keyword
+        arguments: on the CPU platform, anywhere, on device cpu in fp32."""
+        return {"VERL_PLATFORM": os.environ.get("VERL_PLATFORM", "cpu")}, {}, {}
 
     def rollout_worker_use_gpu(self) -> bool:
         return False
@@ -256,10 +277,13 @@ class HFServerAdapter(BaseRollout):
             await self._server_handle().update_weights.remote(state, global_steps)
 
 
-def register() -> None:
-    """Make ``rollout.name=hf`` resolvable in this process (the replica and the worker side)."""
+def register(replica_class: type[RolloutReplica] = HFRolloutReplica) -> None:
+    """Make ``rollout.name=hf`` resolvable in this process (the replica and the worker side).
+
+    ``replica_class`` launches the server: the CPU one here, or the CUDA one of ``backends/gpu_hf.py``.
+    """
     from verl.workers.rollout import base as rollout_base
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
-    RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFRolloutReplica)
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: replica_class)
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = f"{__name__}.HFServerAdapter"
