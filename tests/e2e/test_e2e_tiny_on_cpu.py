@@ -7,9 +7,12 @@ schedule with no response longer than its step's cap.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +82,23 @@ def test_logged_cap_equals_the_schedule_and_no_response_exceeds_it(tiny_run):
     longest = history(client, run, "response_length/max")
     assert all(longest[step] <= caps[step] for step in caps), (longest, caps)
     assert len(set(caps.values())) > 1, "the tiny recipe's cap should move within the run"
+
+
+GOLDEN = Path(__file__).parent / "golden" / "tiny_seed0_metrics.json"
+
+
+def test_a_fixed_seed_trains_what_it_trained_before(tiny_run, tiny_model_path):
+    """What is trained does not change: every step's scores, lengths, caps, loss, gradient norm
+    and validation accuracy equal the recorded run's (``golden/``) up to float noise. Speed-ups
+    must keep this; the rollout's per-request sampling streams make it reproducible at all.
+    The recorded run used the tiny model built on a 2-core machine; another build skips."""
+    golden = json.loads(GOLDEN.read_text())
+    weights = hashlib.sha256((Path(tiny_model_path) / "model.safetensors").read_bytes()).hexdigest()
+    if weights != golden["model_sha256"]:
+        pytest.skip(f"the tiny model built here differs from the recorded one ({weights[:12]} vs {golden['model_sha256'][:12]})")
+    client, run, _ = tiny_run
+    for key, recorded in golden["metrics"].items():
+        measured = history(client, run, key)
+        assert sorted(measured) == sorted(int(step) for step in recorded), key
+        for step, value in recorded.items():
+            assert measured[int(step)] == pytest.approx(value, rel=1e-4, abs=1e-5), (key, step)
