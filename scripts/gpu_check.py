@@ -122,8 +122,8 @@ def cmd_template(args) -> None:
     import transformers
     from transformers import AutoTokenizer
 
-    from siri_verl.inftythink.inference import prompt_ids
     from siri_verl.inftythink.protocol import IterativeState, render_summary_segment
+    from siri_verl.prompt_render import render_prompt_ids as prompt_ids
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     state = IterativeState("What is 1+2+3?", 4)
@@ -158,7 +158,8 @@ def cmd_infer(args) -> None:
     import torch
 
     from siri_verl.generation import SamplingSettings, make_backend
-    from siri_verl.inftythink.inference import prompt_ids, run_iterative_batch
+    from siri_verl.inftythink.inference import run_iterative_batch
+    from siri_verl.prompt_render import render_prompt_ids as prompt_ids
     from siri_verl.request_budget import request_max_tokens
 
     backend = make_backend("cpu", args.model, batch_size=args.batch)
@@ -203,7 +204,7 @@ def cmd_profile(args) -> None:
 
     from siri_verl.backends.cpu.hf_sampler import generate_batch
     from siri_verl.generation import SamplingSettings, make_backend
-    from siri_verl.inftythink.inference import prompt_ids
+    from siri_verl.prompt_render import render_prompt_ids as prompt_ids
 
     device = args.device
     backend = make_backend("cpu", args.model, batch_size=args.questions)

@@ -4,6 +4,10 @@ Each check is a function ``(cfg, choices) -> None`` registered with ``@config_ch
 raises ``ConfigError`` naming the offending key; ``choices`` are Hydra's group selections
 (``backend``, ``recipe``...). ``python -m siri_verl`` runs all of them right after composing,
 so an impossible config fails in seconds, not after Ray and the model have started.
+
+:func:`run_checks` runs every check and reports every problem at once: first what is wrong
+with the config itself, then the hardware pre-flight (``@hardware_preflight``: GPUs, vLLM, a
+Ray cluster), so that a GPU recipe can be put right on a laptop before it meets a cluster.
 """
 
 from __future__ import annotations
@@ -24,23 +28,46 @@ from siri_verl.siri.schedule import schedule_of
 
 ConfigCheck = Callable[[DictConfig, Mapping[str, str]], None]
 _CHECKS: list[ConfigCheck] = []
+_PREFLIGHTS: list[ConfigCheck] = []
 
 
 def config_check(check: ConfigCheck) -> ConfigCheck:
+    """A check of the config itself: it can be run, and put right, on any machine."""
     _CHECKS.append(check)
     return check
 
 
+def hardware_preflight(check: ConfigCheck) -> ConfigCheck:
+    """A check of the machine or cluster the config needs; reported after every config problem."""
+    _PREFLIGHTS.append(check)
+    return check
+
+
+def _problems(checks: list[ConfigCheck], cfg: DictConfig, choices: Mapping[str, str]) -> list[str]:
+    problems = []
+    for check in checks:
+        try:
+            check(cfg, choices)
+        except ConfigError as error:
+            problems.append(str(error))
+    return list(dict.fromkeys(problems))  # two checks reading one bad key report it once
+
+
 def run_checks(cfg: DictConfig, choices: Mapping[str, str]) -> None:
-    for check in _CHECKS:
-        check(cfg, choices)
+    """Raise one ``ConfigError`` listing every problem: the config's first, then the hardware's."""
+    problems = _problems(_CHECKS, cfg, choices) + _problems(_PREFLIGHTS, cfg, choices)
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        listed = "\n".join(f"{number}. " + problem.replace("\n", "\n   ") for number, problem in enumerate(problems, 1))
+        raise ConfigError(f"{len(problems)} problems with recipe={choices.get('recipe', '?')}:\n{listed}")
 
 
 # The GPU backends, and whether each needs vLLM (backend=gpu_hf serves the rollout with HF transformers).
 GPU_BACKENDS_NEED_VLLM = {"gpu": True, "gpu_hf": False}
 
 
-@config_check
+@hardware_preflight
 def gpu_backend_needs_gpus(cfg: DictConfig, choices: Mapping[str, str]) -> None:
     """backend=gpu needs ``trainer.nnodes x trainer.n_gpus_per_node`` GPUs and vLLM where they are;
     backend=gpu_hf the GPUs only.
@@ -141,6 +168,84 @@ def response_length_covers_schedule(cfg: DictConfig, choices: Mapping[str, str])
         raise ConfigError(
             f"data.max_response_length ({response_length}) is below the schedule's maximum "
             f"({schedule.max_length()}); set data.max_response_length >= schedule.l_max"
+        )
+
+
+# The tokens around the previous summary in an InftyThink+ segment prompt (``<history>\n``,
+# ``\n</history>\n``: 7 tokens in Qwen's BPE), rounded up so another tokenizer fits too.
+HISTORY_TAG_TOKENS = 16
+
+
+def longest_row(cfg: DictConfig) -> tuple[int, str]:
+    """The most tokens (prompt + response) one training row of this config can hold, and how.
+
+    ``siri_length`` / single-turn loops: ``data.max_prompt_length`` + the largest cap a training
+    request gets (the schedule's maximum, within ``data.max_response_length``). ``inftythink``: a
+    segment's prompt is the question plus the previous summary, which was written inside the
+    previous segment's η, so the row is ``data.max_prompt_length`` + history tags + η + η, with η
+    the schedule's maximum when it moves η. ``rollout.max_model_len``, when set, bounds every row.
+    """
+    prompt = int(OmegaConf.select(cfg, "data.max_prompt_length"))
+    response = int(OmegaConf.select(cfg, "data.max_response_length"))
+    schedule = schedule_of(cfg) if OmegaConf.select(cfg, "schedule") is not None else None
+    if OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent.default_agent_loop") == INFTYTHINK_AGENT:
+        settings = InftyThinkSettings.from_section(OmegaConf.select(cfg, "inftythink"))
+        eta = schedule.max_length() if settings.schedule_target == "segment_cap" else settings.segment_cap
+        tokens = prompt + HISTORY_TAG_TOKENS + 2 * eta
+        how = (f"data.max_prompt_length {prompt} + {HISTORY_TAG_TOKENS} history-tag tokens + a summary of up to "
+               f"eta {eta} + a segment of eta {eta}")  # fmt: skip
+    else:
+        cap = response if schedule is None else min(schedule.max_length(), response)
+        tokens = prompt + cap
+        how = f"data.max_prompt_length {prompt} + the largest cap {cap}"
+    max_model_len = OmegaConf.select(cfg, "actor_rollout_ref.rollout.max_model_len")
+    if max_model_len is not None and int(max_model_len) < tokens:
+        return int(max_model_len), f"actor_rollout_ref.rollout.max_model_len {max_model_len}"
+    return tokens, how
+
+
+# verl's per-GPU token budgets under dynamic batching: (budget key, the switch that turns dynamic
+# batching on for it, its Ulysses sequence-parallel size key). verl multiplies the budget by the
+# SP size (verl/workers/engine/utils.py: prepare_micro_batches) and asserts the product covers
+# the longest row (verl/utils/seqlen_balancing.py: rearrange_micro_batches).
+_ACTOR = "actor_rollout_ref.actor"
+TOKEN_BUDGETS = (
+    (f"{_ACTOR}.ppo_max_token_len_per_gpu", f"{_ACTOR}.use_dynamic_bsz", f"{_ACTOR}.ulysses_sequence_parallel_size"),
+    ("actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu", "actor_rollout_ref.rollout.log_prob_use_dynamic_bsz",
+     f"{_ACTOR}.ulysses_sequence_parallel_size"),
+    ("actor_rollout_ref.ref.log_prob_max_token_len_per_gpu", "actor_rollout_ref.ref.log_prob_use_dynamic_bsz",
+     "actor_rollout_ref.ref.ulysses_sequence_parallel_size"),
+)  # fmt: skip
+
+
+def _uses_reference_policy(cfg: DictConfig) -> bool:
+    """verl builds a reference model only for a KL term (``verl.trainer.ppo.utils.need_reference_policy``)."""
+    return bool(OmegaConf.select(cfg, "algorithm.use_kl_in_reward")) or bool(
+        OmegaConf.select(cfg, f"{_ACTOR}.use_kl_loss")
+    )
+
+
+@config_check
+def token_budgets_cover_the_longest_row(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    """Every per-GPU token budget verl splits rows by holds the longest row the recipe can make.
+
+    Under dynamic batching verl asserts ``max_token_len >= max_seq_len`` for each micro-batch
+    split (actor update, old and reference log-probs): a smaller budget aborts the first step
+    whose longest row does not fit, hours into a run.
+    """
+    tokens, how = longest_row(cfg)
+    short = []
+    for key, switch, sp_key in TOKEN_BUDGETS:
+        if not OmegaConf.select(cfg, switch) or (".ref." in key and not _uses_reference_policy(cfg)):
+            continue
+        sp_size = int(OmegaConf.select(cfg, sp_key, default=1) or 1)
+        budget = int(OmegaConf.select(cfg, key)) * sp_size
+        if budget < tokens:
+            short.append(f"{key} = {budget // sp_size}" + (f" x {sp_key} {sp_size}" if sp_size > 1 else ""))
+    if short:
+        raise ConfigError(
+            f"token budget per GPU below the longest row, {tokens} tokens ({how}): " + "; ".join(short)
+            + f". verl's dynamic batching asserts each budget >= the longest row; set them to at least {tokens}"
         )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from siri_verl.assets import asset_or_path, is_asset, resolve_asset
@@ -41,6 +41,8 @@ from siri_verl.eval.metrics import (
 )
 from siri_verl.generation import GenerationBackend, SamplingSettings, make_backend
 from siri_verl.jsonl import JsonlLog, read_log
+from siri_verl.prompt_render import render_prompt_ids
+from siri_verl.request_budget import eos_token_ids, used_whole_budget
 from siri_verl.reward import compute_score
 from siri_verl.reward.checker import CHECKER_ERROR
 
@@ -77,19 +79,23 @@ def load_problems(path: Path, limit: int | None) -> list[Problem]:
 # -- generation modes: (backend, problems, cfg) -> one record per problem, in order ----------
 
 
-def _long_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
-    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+def chat_template_kwargs(cfg) -> dict:
+    """``apply_chat_template_kwargs`` of the eval config: set it as the training run's
+    ``data.apply_chat_template_kwargs`` so that eval prompts are the training prompts."""
+    kwargs = cfg.get("apply_chat_template_kwargs") or {}
+    return OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else dict(kwargs)
 
 
 def _long_mode(backend: GenerationBackend, problems: list[Problem], cfg, settings) -> list[dict]:
-    prompts = [_long_prompt_ids(backend.tokenizer, p.messages) for p in problems]
+    prompts = [render_prompt_ids(backend.tokenizer, p.messages, "", chat_template_kwargs(cfg)) for p in problems]
     completions = backend.generate(prompts, cfg.max_tokens, settings)
+    eos = eos_token_ids(backend.tokenizer)
     return [
         {
             "text": c.text,
             "tokens": len(c.token_ids),
-            "truncated": c.finish_reason == "length",
+            # the training rule (siri_length loop): ran out of its budget without ending
+            "truncated": used_whole_budget(c.token_ids, cfg.max_tokens, eos, c.finish_reason),
             "latency_s": c.latency_s,
             "peak_context": len(prompt) + len(c.token_ids),
         }
@@ -101,7 +107,8 @@ def _inftythink_mode(backend: GenerationBackend, problems: list[Problem], cfg, s
     from siri_verl.inftythink.inference import run_iterative_batch
 
     outcomes = run_iterative_batch(
-        backend, [p.question for p in problems], cfg.inftythink.max_segments, cfg.inftythink.segment_cap, settings
+        backend, [p.question for p in problems], cfg.inftythink.max_segments, cfg.inftythink.segment_cap, settings,
+        chat_template_kwargs(cfg),
     )
     return [
         {
@@ -126,16 +133,15 @@ MODES: dict[str, Callable] = {"long": _long_mode, "inftythink": _inftythink_mode
 PROBE_QUESTION = "What is 1 + 1? Put the final answer in \\boxed{}."
 
 
-def _long_layout(tokenizer, question: str) -> list[list[int]]:
-    return [_long_prompt_ids(tokenizer, [{"role": "user", "content": question}])]
+def _long_layout(tokenizer, question: str, kwargs: dict | None = None) -> list[list[int]]:
+    return [render_prompt_ids(tokenizer, [{"role": "user", "content": question}], "", kwargs)]
 
 
-def _inftythink_layout(tokenizer, question: str) -> list[list[int]]:
-    from siri_verl.inftythink.inference import prompt_ids
+def _inftythink_layout(tokenizer, question: str, kwargs: dict | None = None) -> list[list[int]]:
     from siri_verl.inftythink.protocol import build_segment_messages
 
     # The first segment, and a later one that carries the previous summary as history.
-    return [prompt_ids(tokenizer, *build_segment_messages(question, summary)) for summary in (None, "1 + 1 = 2")]
+    return [render_prompt_ids(tokenizer, *build_segment_messages(question, summary), kwargs) for summary in (None, "1 + 1 = 2")]
 
 
 PROMPT_LAYOUTS: dict[str, Callable] = {"long": _long_layout, "inftythink": _inftythink_layout}
@@ -252,7 +258,7 @@ def run_eval(cfg: DictConfig) -> dict:
     protocol = eval_protocol(
         cfg,
         backend,
-        PROMPT_LAYOUTS[cfg.mode](backend.tokenizer, PROBE_QUESTION),
+        PROMPT_LAYOUTS[cfg.mode](backend.tokenizer, PROBE_QUESTION, chat_template_kwargs(cfg)),
         {name: benchmark_file(name, cfg.data_dir) for name in cfg.benchmarks},
     )
     results = {name: evaluate_benchmark(backend, name, cfg, settings, out_dir) for name in cfg.benchmarks}

@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from siri_verl.generation import GenerationBackend, SamplingSettings
-from siri_verl.inftythink.protocol import (
-    GenerationResult,
-    IterativeState,
-    TrajectoryResult,
-    join_prompt,
-)
+from siri_verl.inftythink.protocol import GenerationResult, IterativeState, TrajectoryResult
+from siri_verl.prompt_render import render_prompt_ids
+from siri_verl.request_budget import eos_token_ids, used_whole_budget
 
 
 @dataclass
@@ -34,19 +31,19 @@ class IterativeOutcome:
         return self.trajectory.records[-1].generation.text
 
 
-def prompt_ids(tokenizer, messages: list[dict], assistant_prefix: str) -> list[int]:
-    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return tokenizer(join_prompt(rendered, assistant_prefix), add_special_tokens=False)["input_ids"]
-
-
 def run_iterative_batch(
     backend: GenerationBackend,
     questions: list[str],
     max_segments: int,
     segment_cap: int,
     settings: SamplingSettings,
+    chat_template_kwargs: dict | None = None,
 ) -> list[IterativeOutcome]:
-    """Run one trajectory per question; outcomes come back in the questions' order."""
+    """Run one trajectory per question; outcomes come back in the questions' order.
+
+    Prompts are rendered and a segment's cap is judged as in training (``siri_verl/prompt_render.py``).
+    """
+    eos = eos_token_ids(backend.tokenizer)
     states = [IterativeState(question, max_segments) for question in questions]
     latency = [0.0] * len(states)
     peak_context = [0] * len(states)
@@ -54,7 +51,7 @@ def run_iterative_batch(
         running = [i for i, state in enumerate(states) if not state.done]
         if not running:
             break
-        prompts = [prompt_ids(backend.tokenizer, *states[i].next_prompt()) for i in running]
+        prompts = [render_prompt_ids(backend.tokenizer, *states[i].next_prompt(), chat_template_kwargs) for i in running]
         completions = backend.generate(prompts, segment_cap, settings)
         for i, prompt, completion in zip(running, prompts, completions):
             latency[i] += completion.latency_s
@@ -63,7 +60,7 @@ def run_iterative_batch(
                 GenerationResult(
                     text=completion.text,
                     num_tokens=len(completion.token_ids),
-                    hit_token_cap=completion.finish_reason == "length",
+                    hit_token_cap=used_whole_budget(completion.token_ids, segment_cap, eos, completion.finish_reason),
                 )
             )
     return [

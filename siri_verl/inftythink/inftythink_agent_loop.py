@@ -36,8 +36,9 @@ from verl.experimental.agent_loop.agent_loop import (
 from verl.utils.profiler import simple_timer
 
 from siri_verl.chat_protocol import route_by_chat_protocol
-from siri_verl.inftythink.protocol import GenerationResult, IterativeState, StopReason, join_prompt
+from siri_verl.inftythink.protocol import GenerationResult, IterativeState, StopReason
 from siri_verl.inftythink.settings import AGENT_NAME, InftyThinkSettings
+from siri_verl.prompt_render import render_prompt_ids
 from siri_verl.request_budget import (
     MAX_MODEL_LEN_KEY,
     NoRoomToGenerate,
@@ -60,12 +61,6 @@ class InftyThinkAgentLoop(AgentLoopBase):
         self.response_length = self.rollout_config.response_length
         self.eos_token_ids = eos_token_ids(self.tokenizer)
 
-    def _prompt_ids(self, messages: list[dict], assistant_prefix: str) -> list[int]:
-        rendered = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False, **self.apply_chat_template_kwargs
-        )
-        return self.tokenizer(join_prompt(rendered, assistant_prefix), add_special_tokens=False)["input_ids"]
-
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
         question = list(kwargs["raw_prompt"])[-1]["content"]
         schedule = schedule_of(self.config) if self.settings.scheduled else None
@@ -76,7 +71,7 @@ class InftyThinkAgentLoop(AgentLoopBase):
         max_model_len = OmegaConf.select(self.config, MAX_MODEL_LEN_KEY)
         while not state.done:
             messages, prefix = state.next_prompt()
-            prompt_ids = self._prompt_ids(messages, prefix)
+            prompt_ids = render_prompt_ids(self.tokenizer, messages, prefix, self.apply_chat_template_kwargs)
             try:
                 # η, bounded by the room the history-grown prompt leaves in max_model_len, >= 1.
                 max_tokens = request_max_tokens(segment_cap, len(prompt_ids), max_model_len)

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
 
-from siri_verl.inftythink.protocol import join_prompt
+from siri_verl.prompt_render import render_prompt_ids
 
 __all__ = ["PREFIX_COLUMN", "InftyThinkSFTDataset", "SegmentTokens", "segment_tokens"]
 
@@ -75,10 +75,7 @@ def segment_tokens(
         raise ValueError(
             f"row {row}: the assistant content does not start with its {PREFIX_COLUMN} {assistant_prefix!r}"
         )
-    rendered = tokenizer.apply_chat_template(
-        prompt_messages, add_generation_prompt=True, tokenize=False, **(chat_template_kwargs or {})
-    )
-    prompt_ids = tokenizer(join_prompt(rendered, assistant_prefix), add_special_tokens=False)["input_ids"]
+    prompt_ids = render_prompt_ids(tokenizer, prompt_messages, assistant_prefix, chat_template_kwargs)
     target_ids = tokenizer(content[len(assistant_prefix) :], add_special_tokens=False)["input_ids"]
     return SegmentTokens(prompt_ids=list(prompt_ids), response_ids=[*target_ids, tokenizer.eos_token_id])
 

@@ -1,9 +1,10 @@
 """SIRI's length-capped reward, in verl's custom reward signature.
 
-The paper's reward is 1 if an answer can be extracted from the response clipped to L(t) and
-is correct, 0 otherwise. The ``siri_length`` agent loop generates at most L(t) tokens and marks
-a response that reached the cap without ending as ``truncated``; the answer checker
-(``siri_verl.reward``) scores those 0 (reason ``truncated``).
+The reward is 1 for a correct answer and 0 otherwise, and 0 for every response cut at L(t),
+even one whose correct ``\boxed{}`` came before the cap (docs/siri.md, "The reward at the cap",
+says why this is the paper's reading). The ``siri_length`` agent loop generates at most L(t)
+tokens and marks a response that reached the cap without ending as ``truncated``; the answer
+checker (``siri_verl.reward``) scores those 0 (reason ``truncated``).
 
 Optionally (``reward.custom_reward_function.reward_kwargs.overlong_cache_len > 0``) DAPO's soft
 overlong punishment is added, computed against the step's cap L(t) rather than a fixed length.

@@ -23,7 +23,7 @@ The command ``python -m siri_verl.pareto --experiment NAME [--benchmark aime24] 
 [--out DIR] [--source eval|train-val|auto] [--paper] [--mixed-protocols]`` (:func:`main`, run by
 ``siri_verl/pareto/__main__.py``) writes ``<out>/pareto_<benchmark>.png`` and
 ``<out>/pareto_<benchmark>.md`` from the runs of one MLflow experiment; ``--paper`` overlays
-the published points of ``results/paper_points.csv``. Eval runs evaluated under different
+the published points of ``siri_verl/tracking/paper_points.csv``. Eval runs evaluated under different
 protocols are refused (exit status 2, naming the keys that differ) unless ``--mixed-protocols``
 says to draw them anyway. A plain tool (argparse): it composes no config, it reads MLflow.
 """
@@ -35,6 +35,7 @@ import csv
 import os
 import re
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -53,8 +54,9 @@ POINT_SOURCES = ("eval", "train-val", "auto")
 
 POINT_COLUMNS = ["run_id", "run_name", "acc", "mean_tokens", "source", "protocol"]
 
-# The papers' published points, acc in percent as printed (see its ``source`` column).
-PAPER_POINTS_CSV = Path(__file__).resolve().parents[2] / "results" / "paper_points.csv"
+# The papers' published points, acc in percent as printed (see its ``source`` column): package
+# data, so that an installed siri-verl has them (results/paper_points.csv links here).
+PAPER_POINTS_CSV = resources.files("siri_verl.tracking") / "paper_points.csv"
 
 
 # ---------------------------------------------------------------------------- the frontier
@@ -180,9 +182,9 @@ def load_points(experiment: str, benchmark: str, tracking_uri: str | None = None
     return points_from_runs(runs, benchmark, source)
 
 
-def load_paper_points(benchmark: str, csv_path: str | Path = PAPER_POINTS_CSV) -> pd.DataFrame:
-    """The papers' points for one benchmark, accuracy converted from percent to a fraction."""
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+def load_paper_points(benchmark: str, csv_path: str | Path | None = None) -> pd.DataFrame:
+    """The papers' points for one benchmark (default: the shipped ones), accuracy converted from percent to a fraction."""
+    with (PAPER_POINTS_CSV if csv_path is None else Path(csv_path)).open(newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["benchmark"] == benchmark]
     points = pd.DataFrame(rows, columns=["paper", "method", "model", "benchmark", "acc", "mean_tokens", "source"])
     points["acc"] = points["acc"].astype(float) / 100.0
@@ -298,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
         help="eval runs' final figures, training runs' validation (train-val), or eval where a run "
         "has it, else train-val (auto); default: %(default)s",
     )
-    parser.add_argument("--paper", action="store_true", help="overlay the published points of results/paper_points.csv")
+    parser.add_argument("--paper", action="store_true", help="overlay the papers' published points (siri_verl/tracking/paper_points.csv)")
     parser.add_argument(
         "--mixed-protocols",
         action="store_true",
@@ -336,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         text += f"\nMixed eval protocols (`--mixed-protocols`); these keys differ:\n\n```\n{describe_differences(mixed)}\n```\n"
     if paper is not None and not paper.empty:
         published = paper.assign(run_name=paper["method"] + " (" + paper["paper"] + ", " + paper["model"] + ")")
-        text += f"\n## Published points (results/paper_points.csv)\n\n{frontier_table_markdown(published)}"
+        text += f"\n## Published points (siri_verl/tracking/paper_points.csv)\n\n{frontier_table_markdown(published)}"
     md.write_text(text, encoding="utf-8")
     print(f"{len(points)} runs with {benchmark} figures; wrote {png} and {md}")
     return 0

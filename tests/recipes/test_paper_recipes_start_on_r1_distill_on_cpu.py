@@ -187,7 +187,7 @@ def test_the_compose_time_checks_pass_but_the_gpu_preflight(recipe, composed, r1
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     choices = dict(composed.hydra.runtime.choices)
     assert choices["backend"] == "gpu" and composed.actor_rollout_ref.model.path == str(r1_tokenizer_path)
-    for check in checks._CHECKS:
+    for check in [*checks._CHECKS, *checks._PREFLIGHTS]:
         if check is checks.gpu_backend_needs_gpus and not GPU_HERE:
             with pytest.raises(checks.ConfigError) as refused:
                 check(composed, choices)
