@@ -12,7 +12,8 @@ truncation against the cap come from SIRI's collector (``siri/...``); InftyThink
 ended (``inftythink/...``); ``score`` is verl's mean reward, ``acc`` the share of sampled
 trajectories answered correctly (``reward/accuracy``), ``flat`` the share of GRPO groups whose
 scores are all alike (``health/zero_variance_groups``: no learning signal), ``val`` the
-validation accuracy per data source on the steps that validate.
+validation accuracy (mean over the N samples per problem) and mean tokens per data source on the
+steps that validate; the validation before training gets its own line (:func:`print_validation`).
 
 verl's own console output is one setting away: ``trainer.logger=[console,mlflow]`` prints its
 full metric line each step and leaves its prints in the driver process (the resolved config it
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from typing import Callable, Iterator, Mapping, TextIO
 
@@ -106,15 +108,34 @@ def _flat_groups(metrics: Mapping) -> str | None:
     return None if share is None else f"flat {share:.2f}"
 
 
+# verl's validation accuracy and tokens of a data source, ``mean@N`` (``mean_at_N`` once renamed
+# for MLflow, siri_verl/tracking/metric_names.py).
+_VAL_METRIC = re.compile(r"val-(?:core|aux)/(?P<source>.+)/(?P<var>acc|response_tokens)/mean(?:@|_at_)(?P<n>\d+)$")
+
+
+def validation_figures(metrics: Mapping) -> list[str]:
+    """Per data source, ``<source> acc@N 0.920 tokens 41.9``: the mean accuracy over the N samples
+    per problem (the largest N logged) and their mean generated tokens."""
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for key, value in metrics.items():
+        match = _VAL_METRIC.match(key)
+        if match:
+            n, figures = int(match["n"]), found.setdefault(match["source"], {})
+            if n >= figures.get(match["var"], (0, 0.0))[0]:
+                figures[match["var"]] = (n, float(value))
+    texts = []
+    for source, figures in sorted(found.items()):
+        if "acc" not in figures:
+            continue
+        n, accuracy = figures["acc"]
+        tokens = figures.get("response_tokens")
+        texts.append(f"{source} acc@{n} {accuracy:.3f}" + (f" tokens {tokens[1]:.1f}" if tokens else ""))
+    return texts
+
+
 def _validation(metrics: Mapping) -> str | None:
-    accuracies = sorted(
-        (key.split("/")[1], float(value))
-        for key, value in metrics.items()
-        if key.startswith("val-core/") and key.split("/")[2:3] == ["acc"]
-    )
-    if not accuracies:
-        return None
-    return "val " + " ".join(f"{source} {accuracy:.3f}" for source, accuracy in accuracies)
+    figures = validation_figures(metrics)
+    return "val " + ", ".join(figures) if figures else None
 
 
 def _seconds_per_step(metrics: Mapping) -> str | None:
@@ -160,6 +181,13 @@ def print_step(config, step: int, total_steps: int | None, metrics: Mapping, str
     routed to a file around the trainer (:func:`verl_prints_to`), this line is not."""
     if is_line_step(step, total_steps, every_steps(config)):
         print(compact_line(step, total_steps, metrics), file=stream or _console or sys.stdout, flush=True)
+
+
+def print_validation(config, step: int, metrics: Mapping, stream: TextIO | None = None) -> None:
+    """The validation before training, labelled: ``validation at step 0: toy acc@4 0.892 tokens 44.6``."""
+    figures = validation_figures(metrics)
+    if figures and every_steps(config) > 0:
+        print(f"validation at step {step}: " + ", ".join(figures), file=stream or _console or sys.stdout, flush=True)
 
 
 def uses_verl_console(config) -> bool:

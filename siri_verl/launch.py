@@ -112,6 +112,7 @@ def run(cfg: DictConfig) -> dict:
         if mlflow_run is not None:
             tracking.close_training_run(mlflow_run, succeeded)
     summary = tracking.training_summary(cfg, mlflow_run, time.time() - started)
+    tracking.record_finished_run(cfg, mlflow_run, summary, choices)  # description, view, Pareto point
     if HydraConfig.initialized():
         # Machine-readable record of a finished job (studies and sweeps read it; its presence
         # marks the job as done).
