@@ -158,8 +158,16 @@ def tracking_client(uri: str):
 
     if _sqlite_path(uri) is None:
         return mlflow.MlflowClient(uri)
-    with _store_lock(uri):
-        return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+    import logging
+
+    schema_log = logging.getLogger("mlflow.store.db.utils")  # "Creating initial MLflow database tables..."
+    level = schema_log.level
+    schema_log.setLevel(logging.WARNING)
+    try:
+        with _store_lock(uri):
+            return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+    finally:
+        schema_log.setLevel(level)
 
 
 def experiment_id(client, name: str) -> str:
@@ -252,9 +260,13 @@ def resume_folder(cfg: DictConfig) -> str | None:
     if mode == "resume_path":
         path = OmegaConf.select(cfg, "trainer.resume_from_path")
         return os.path.abspath(path) if path else None
+    import contextlib
+    import io
+
     from verl.utils.checkpoint.checkpoint_manager import find_latest_ckpt_path
 
-    return find_latest_ckpt_path(os.path.abspath(cfg.trainer.default_local_dir))
+    with contextlib.redirect_stdout(io.StringIO()):  # "Checkpoint tracker file does not exist": a fresh start
+        return find_latest_ckpt_path(os.path.abspath(cfg.trainer.default_local_dir))
 
 
 def config_params(cfg: DictConfig) -> dict[str, str]:

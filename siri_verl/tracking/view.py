@@ -18,7 +18,9 @@ Every experiment this project logs to carries three experiment tags (:func:`expe
 MLflow 3.17 chooses between its GenAI and Model training pages from the URL's ``workflowType``
 or the browser's storage, not from ``mlflow.experimentKind`` (its feature flag for workflow
 navigation is on), so every link the project prints carries both ``workflowType=machine_learning``
-and the view's key (:func:`experiment_url`).
+and the view's key (:func:`experiment_url`). MLflow 3.18.0, the newest release when this was
+written, reads the mode the same way (its UI bundle checked); the tag is set for the versions and
+tools that read it.
 
 A view lists concrete metric names, and verl's validation names carry the benchmark and n
 (``val-core/<benchmark>/acc/mean_at_<n>``): :func:`update_view` merges a run's benchmarks into the

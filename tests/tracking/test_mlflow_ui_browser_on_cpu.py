@@ -74,6 +74,7 @@ def log_training_run(client, experiment_id: str, name: str, offset: float) -> No
 def store(tmp_path_factory):
     import mlflow
 
+    from siri_verl.tracking import view
     from siri_verl.tracking.pareto import (
         EVAL_ACC_METRIC,
         EVAL_TOKENS_METRIC,
@@ -81,8 +82,6 @@ def store(tmp_path_factory):
         load_points,
         plot_frontier,
     )
-
-    from siri_verl.tracking import view
     from siri_verl.tracking.runs import experiment_id as open_experiment
 
     tmp = tmp_path_factory.mktemp("mlflow_ui")
