@@ -12,7 +12,12 @@ truncation against the cap come from SIRI's collector (``siri/...``); InftyThink
 ended (``inftythink/...``); ``score`` is verl's mean reward, ``acc`` the share of sampled
 trajectories answered correctly (``reward/accuracy``), ``flat`` the share of GRPO groups whose
 scores are all alike (``health/zero_variance_groups``: no learning signal), ``val`` the
-validation accuracy per data source on the steps that validate.
+validation accuracy (mean over the N samples per problem) and mean tokens per data source on the
+steps that validate; the validation before training gets its own line (:func:`print_validation`).
+
+The start-up prints of verl and its workers on the driver (Ray's arguments, FSDP memory, verl's
+warnings) go to the same file (:func:`verl_prints_to` with ``keep``), so the console shows the
+trainer's lines, Ray's start, the progress bar and the summary.
 
 verl's own console output is one setting away: ``trainer.logger=[console,mlflow]`` prints its
 full metric line each step and leaves its prints in the driver process (the resolved config it
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from typing import Callable, Iterator, Mapping, TextIO
 
@@ -106,15 +112,34 @@ def _flat_groups(metrics: Mapping) -> str | None:
     return None if share is None else f"flat {share:.2f}"
 
 
+# verl's validation accuracy and tokens of a data source, ``mean@N`` (``mean_at_N`` once renamed
+# for MLflow, siri_verl/tracking/metric_names.py).
+_VAL_METRIC = re.compile(r"val-(?:core|aux)/(?P<source>.+)/(?P<var>acc|response_tokens)/mean(?:@|_at_)(?P<n>\d+)$")
+
+
+def validation_figures(metrics: Mapping) -> list[str]:
+    """Per data source, ``<source> acc@N 0.920 tokens 41.9``: the mean accuracy over the N samples
+    per problem (the largest N logged) and their mean generated tokens."""
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for key, value in metrics.items():
+        match = _VAL_METRIC.match(key)
+        if match:
+            n, figures = int(match["n"]), found.setdefault(match["source"], {})
+            if n >= figures.get(match["var"], (0, 0.0))[0]:
+                figures[match["var"]] = (n, float(value))
+    texts = []
+    for source, figures in sorted(found.items()):
+        if "acc" not in figures:
+            continue
+        n, accuracy = figures["acc"]
+        tokens = figures.get("response_tokens")
+        texts.append(f"{source} acc@{n} {accuracy:.3f}" + (f" tokens {tokens[1]:.1f}" if tokens else ""))
+    return texts
+
+
 def _validation(metrics: Mapping) -> str | None:
-    accuracies = sorted(
-        (key.split("/")[1], float(value))
-        for key, value in metrics.items()
-        if key.startswith("val-core/") and key.split("/")[2:3] == ["acc"]
-    )
-    if not accuracies:
-        return None
-    return "val " + " ".join(f"{source} {accuracy:.3f}" for source, accuracy in accuracies)
+    figures = validation_figures(metrics)
+    return "val " + ", ".join(figures) if figures else None
 
 
 def _seconds_per_step(metrics: Mapping) -> str | None:
@@ -162,6 +187,13 @@ def print_step(config, step: int, total_steps: int | None, metrics: Mapping, str
         print(compact_line(step, total_steps, metrics), file=stream or _console or sys.stdout, flush=True)
 
 
+def print_validation(config, step: int, metrics: Mapping, stream: TextIO | None = None) -> None:
+    """The validation before training, labelled: ``validation at step 0: toy acc@4 0.892 tokens 44.6``."""
+    figures = validation_figures(metrics)
+    if figures and every_steps(config) > 0:
+        print(f"validation at step {step}: " + ", ".join(figures), file=stream or _console or sys.stdout, flush=True)
+
+
 def uses_verl_console(config) -> bool:
     """Whether ``trainer.logger`` asks for verl's own console logger."""
     loggers = OmegaConf.select(config, "trainer.logger", default=None) or []
@@ -177,19 +209,121 @@ def verl_prints_path(config, output_dir: str) -> str | None:
     return os.path.join(output_dir, str(path))
 
 
+# verl's SFT trainer logs "step:N - ..." per step, after its config dump names the total.
+_SFT_STEP = re.compile(r"^step:(\d+) ")
+_SFT_TOTAL = re.compile(r"'total_training_steps': (\d+)")
+
+
+def _progress_of(log_path: str) -> tuple[int, int | None]:
+    """The last ``step:N`` of a verl SFT log and its total steps (None until known)."""
+    step, total = 0, None
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if total is None and (found := _SFT_TOTAL.search(line)):
+                total = int(found.group(1))
+            if found := _SFT_STEP.match(line):
+                step = int(found.group(1))
+    return step, total
+
+
+def run_logged(command: list[str], log_path: str, label: str, every_s: float = 10.0, stream: TextIO | None = None,
+               **popen) -> int:
+    """Run ``command`` with its output in ``log_path``; every ``every_s`` seconds, one progress
+    line (``label: step 120/400, 2.0 min``) on ``stream`` (stderr), redrawn in place on a
+    terminal. Returns the exit status."""
+    import subprocess
+    import time
+
+    stream = stream or sys.stderr
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+        shown = False
+        while process.poll() is None:
+            try:
+                process.wait(timeout=every_s)
+            except subprocess.TimeoutExpired:
+                step, total = _progress_of(log_path)
+                minutes = (time.monotonic() - started) / 60
+                text = f"  {label}: step {step}/{total or '?'}, {minutes:.1f} min"
+                stream.write(("\r" + text) if stream.isatty() else text + "\n")
+                stream.flush()
+                shown = True
+        if shown and stream.isatty():
+            stream.write("\n")
+    return process.returncode
+
+
+# A line Ray forwards from a worker: "(TaskRunner pid=123) text", the prefix coloured on a terminal.
+_RAY_PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)?\((?P<actor>[^)]*)\)(?:\x1b\[[0-9;]*m)? ?")
+# The trainer's own console lines (print_step, print_validation).
+_CONSOLE_LINE = re.compile(r"^(step \d|validation at step )")
+
+
+def is_console_line(line: str) -> bool:
+    """Whether a line printed on the driver is one of the trainer's console lines, also as Ray
+    forwards it from the TaskRunner actor (``(TaskRunner pid=1) step 3/20 ...``)."""
+    match = _RAY_PREFIX.match(line)
+    return bool(_CONSOLE_LINE.match(line[match.end() :] if match else line))
+
+
+class _LineSplitter:
+    """A text stream that writes each complete line to ``console`` when ``keep(line)``, else to ``sink``."""
+
+    def __init__(self, sink: TextIO, console: TextIO, keep: Callable[[str], bool]) -> None:
+        self.sink, self.console, self.keep, self.pending = sink, console, keep, ""
+
+    def write(self, text: str) -> int:
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            (self.console if self.keep(line) else self.sink).write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            (self.console if self.keep(self.pending) else self.sink).write(self.pending)
+            self.pending = ""
+        self.sink.flush()
+        self.console.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
-def verl_prints_to(path: str | None) -> Iterator[None]:
-    """Route this process's ``sys.stdout`` (``print``, ``pprint``) to the file ``path`` (appended,
-    line-buffered) for the duration, except :func:`print_step`'s lines; stderr, and with it
-    logging and progress bars, stays."""
+def verl_prints_to(path: str | None, keep: Callable[[str], bool] | None = None) -> Iterator[None]:
+    """Route this process's ``sys.stdout`` (``print``, ``pprint``) and Python's warnings to the
+    file ``path`` (appended, line-buffered) for the duration, except :func:`print_step`'s lines
+    and, with ``keep``, the lines it keeps; stderr, and with it logging and progress bars, stays.
+
+    On the driver, around verl's ``run_ppo``, ``keep=is_console_line`` leaves the trainer's lines
+    that Ray forwards from the TaskRunner on the console and sends the start-up prints of verl and
+    its workers (Ray's arguments, NUMA, FSDP memory...) to the file.
+    """
     global _console
     if path is None:
         yield
         return
+    import warnings
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     previous, _console = _console, sys.stdout
+    show_warning = warnings.showwarning
     try:
-        with open(path, "a", buffering=1, encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-            yield
+        with open(path, "a", buffering=1, encoding="utf-8") as sink:
+            stream = sink if keep is None else _LineSplitter(sink, sys.stdout, keep)
+
+            def to_sink(message, category, filename, lineno, file=None, line=None):
+                sink.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+            warnings.showwarning = to_sink
+            with contextlib.redirect_stdout(stream):
+                try:
+                    yield
+                finally:
+                    if keep is not None:
+                        stream.flush()
     finally:
+        warnings.showwarning = show_warning
         _console = previous

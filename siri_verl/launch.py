@@ -88,7 +88,8 @@ def run(cfg: DictConfig) -> dict:
     OmegaConf.update(cfg, VERL_PRINTS_KEY, verl_prints, force_add=True)
     settings = SiriVerlSettings.of(cfg)
     auto_set_device(cfg)
-    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    with console.verl_prints_to(verl_prints):  # its "checks passed" line and warnings: the prints file
+        validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
 
     mlflow_run = tracking.open_training_run(cfg, choices)
     if mlflow_run is not None:
@@ -104,7 +105,8 @@ def run(cfg: DictConfig) -> dict:
     started = time.time()
     succeeded = False
     try:
-        run_ppo(cfg, task_runner_class=TaskRunner)
+        with console.verl_prints_to(verl_prints, keep=console.is_console_line):  # start-up prints: the file
+            run_ppo(cfg, task_runner_class=TaskRunner)
         succeeded = True
     finally:
         if settings.shutdown_ray and ray.is_initialized():
@@ -112,6 +114,7 @@ def run(cfg: DictConfig) -> dict:
         if mlflow_run is not None:
             tracking.close_training_run(mlflow_run, succeeded)
     summary = tracking.training_summary(cfg, mlflow_run, time.time() - started)
+    tracking.record_finished_run(cfg, mlflow_run, summary, choices)  # description, view, Pareto point
     if HydraConfig.initialized():
         # Machine-readable record of a finished job (studies and sweeps read it; its presence
         # marks the job as done).

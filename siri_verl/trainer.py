@@ -47,6 +47,7 @@ from siri_verl import console
 from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.reward.checker import CHECKER_ERROR
 from siri_verl.siri.schedule import schedule_of
+from siri_verl.tracking.metric_names import rename_for_mlflow
 from siri_verl.tracking.viewer import SampleRow, log_viewer
 
 TRAINER_MODE = "siri_verl"
@@ -254,6 +255,7 @@ class SiriVerlTrainer(PPOTrainerSync):
         super().on_step_begin()
 
     def on_train_begin(self):
+        self._training_started = True
         super().on_train_begin()
         if getattr(self, "resumed_checkpoint", None) is not None:  # see _load_checkpoint
             step, checkpoint_dir = self.resumed_checkpoint
@@ -283,6 +285,7 @@ class SiriVerlTrainer(PPOTrainerSync):
             rows = _rows_of(batch)
             for collect in _METRIC_COLLECTORS:
                 metrics.update(collect(self.config, global_steps, rows))
+        rename_for_mlflow(metrics)  # verl logs this dict next: names MLflow accepts, no warnings
         console.print_step(self.config, global_steps, self.total_training_steps, metrics)
         for hook in _STEP_METRICS_HOOKS:
             hook(self, global_steps, metrics)
@@ -296,7 +299,7 @@ class SiriVerlTrainer(PPOTrainerSync):
         """
         limit = self.siri_settings.trajectory_viewer_samples
         if limit <= 0:
-            return super()._validate()
+            return self._validation_line(rename_for_mlflow(super()._validate()))
         rows: list[SampleRow] = []
         with_scores = self.reward_loop_manager.reward_loop_worker_handles is not None
         sample = self.replay_buffer.sample
@@ -320,6 +323,13 @@ class SiriVerlTrainer(PPOTrainerSync):
             log_viewer(rows, step=self.global_steps, length_cap=self._length_cap_now())
         except Exception as error:
             logger.warning("trajectory viewer: could not log the page (%s: %s)", type(error).__name__, error)
+        return self._validation_line(rename_for_mlflow(metrics))
+
+    def _validation_line(self, metrics: dict) -> dict:
+        """Print the validation before training (verl prints its dict to its prints file); a
+        validation during training shows on its step's line."""
+        if not getattr(self, "_training_started", False):
+            console.print_validation(self.config, self.global_steps, metrics)
         return metrics
 
     def _length_cap_now(self) -> int | None:

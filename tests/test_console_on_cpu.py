@@ -61,7 +61,7 @@ def test_siri_line_has_step_cap_phase_score_accuracy_lengths_truncation_and_spee
 def test_inftythink_line_has_segments_tokens_per_segment_and_stop_reasons():
     assert console.compact_line(12, 12, INFTYTHINK_STEP) == (
         "step 12/12  eta=48 phi=4  score 0.500  acc 0.500  seg 2.25 max 4  tok/seg 31.2  "
-        "stop concl 0.50 cap 0.25 phi 0.12 ctx 0.00 fmt 0.12  val toy_sums 0.400  10.0 s/step"
+        "stop concl 0.50 cap 0.25 phi 0.12 ctx 0.00 fmt 0.12  val toy_sums acc@1 0.400  10.0 s/step"
     )
 
 
@@ -110,3 +110,67 @@ def test_cpu_backends_transfer_queue_threads_raise_no_warning(caplog):
     assert not [r for r in caplog.records if "target_num_threads" in r.getMessage()], (
         f"TQ_NUM_THREADS={threads} exceeds this machine's {os.cpu_count()} cores"
     )
+
+
+# verl's validation as the trainer logs it (names already MLflow's, siri_verl/tracking/metric_names.py).
+VALIDATION = {
+    "val-core/toy_running_sum/acc/mean_at_4": 0.92,
+    "val-core/toy_running_sum/acc/best_at_4/mean": 0.97,
+    "val-core/toy_running_sum/acc/maj_at_4/mean": 0.93,
+    "val-aux/toy_running_sum/acc/std_at_4": 0.2,
+    "val-aux/toy_running_sum/response_tokens/mean_at_4": 41.94,
+    "val-aux/toy_running_sum/response_tokens/mean_at_1": 40.0,
+}
+
+
+def test_validation_figures_are_labelled_accuracy_and_tokens_per_source():
+    assert console.validation_figures(VALIDATION) == ["toy_running_sum acc@4 0.920 tokens 41.9"]
+    assert console.compact_line(20, 20, VALIDATION) == "step 20/20  val toy_running_sum acc@4 0.920 tokens 41.9"
+
+
+def test_the_validation_before_training_gets_its_own_line(capsys):
+    console.print_validation(compose_recipe("tiny"), 0, VALIDATION)
+    assert capsys.readouterr().out == "validation at step 0: toy_running_sum acc@4 0.920 tokens 41.9\n"
+
+
+def test_on_the_driver_only_the_trainers_lines_reach_the_console(tmp_path, capsys):
+    import warnings
+
+    path = tmp_path / "verl_prints.log"
+    with console.verl_prints_to(str(path), keep=console.is_console_line):
+        print("ray init kwargs: {'num_cpus': 8}")
+        print("\x1b[36m(WorkerDict pid=7)\x1b[0m Before FSDP, memory allocated (GB): 0.00")
+        print("\x1b[36m(TaskRunner pid=5)\x1b[0m step 1/2  L=40 compress  score 0.250", end="")
+        print("\n(TaskRunner pid=5) validation at step 0: toy acc@1 0.100")
+        warnings.warn("Disabled critic as algorithm.adv_estimator != gae", UserWarning)
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [
+        "\x1b[36m(TaskRunner pid=5)\x1b[0m step 1/2  L=40 compress  score 0.250",
+        "(TaskRunner pid=5) validation at step 0: toy acc@1 0.100",
+    ]
+    assert "Disabled critic" not in out.err
+    kept = path.read_text()
+    assert "ray init kwargs" in kept and "Before FSDP" in kept and "Disabled critic" in kept
+
+
+def test_a_long_build_shows_its_progress(tmp_path):
+    """``run_logged`` (the warm-start build): the command's output in its log, a progress line
+    from verl's SFT step lines on the console meanwhile (the command is a stand-in: a real SFT
+    build takes minutes)."""
+    import io
+    import sys
+
+    script = (
+        "import time\n"
+        "print(\"{'trainer': {'total_training_steps': 400}}\", flush=True)\n"
+        "for step in (1, 2, 3):\n"
+        "    print(f'step:{step} - train/loss:1.0', flush=True)\n"
+        "    time.sleep(0.4)\n"
+    )
+    stream = io.StringIO()
+    log = tmp_path / "sft.log"
+    assert console.run_logged([sys.executable, "-c", script], str(log), "building toy-warmstart", every_s=0.5,
+                              stream=stream) == 0  # fmt: skip
+    shown = stream.getvalue().splitlines()
+    assert shown and all(line.startswith("  building toy-warmstart: step ") for line in shown)
+    assert "/400, " in shown[-1] and "step:3 - train/loss" in log.read_text()

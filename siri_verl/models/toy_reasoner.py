@@ -32,11 +32,11 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from siri_verl import console
 from siri_verl.models.tiny import (
     ASSISTANT,
     BOS,
@@ -231,12 +231,11 @@ def run_sft_build(
         build.mkdir(parents=True)
         log_path = build / "sft.log"
         print(f"siri_verl: building {name} ({' '.join(command[1:])}); log: {log_path}", file=sys.stderr, flush=True)
-        with log_path.open("w") as log:
-            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=staging)
-        if result.returncode != 0:
+        returncode = console.run_logged(command, str(log_path), f"building {name}", env=env, cwd=staging)
+        if returncode != 0:
             kept = target.with_name(target.name + ".failed.log")
             shutil.copyfile(log_path, kept)
-            raise RuntimeError(f"building {name} failed (exit {result.returncode}): {' '.join(command)}; log: {kept}")
+            raise RuntimeError(f"building {name} failed (exit {returncode}): {' '.join(command)}; log: {kept}")
         hf_dir = _final_hf_dir(build / "checkpoints")
         for item in hf_dir.iterdir():
             shutil.move(str(item), staging / item.name)

@@ -5,5 +5,6 @@ from siri_verl.tracking.runs import (  # noqa: F401
     close_training_run,
     format_summary,
     open_training_run,
+    record_finished_run,
     training_summary,
 )

@@ -6,10 +6,11 @@ plot and table show percent):
 * ``eval/<benchmark>/acc`` and ``eval/<benchmark>/mean_tokens`` — final figures an evaluation
   run logs once at the end (avg@n accuracy; mean generated tokens per sample). Preferred.
 * ``val-core/<benchmark>/acc/mean_at_<N>`` — verl's validation accuracy during training
-  (``mean@N`` with ``@`` sanitised to ``_at_`` by verl's MLflow tracker), read with the
-  largest N present, paired with ``response_length/mean``: the last training step's mean
-  rollout length. verl logs no validation length, so this is a proxy; such points carry
-  ``source="train-val"``.
+  (``mean@N``, logged as ``mean_at_N``), read with the largest N present, paired with
+  ``val-aux/<benchmark>/response_tokens/mean_at_N``: the mean generated tokens of the same
+  validation samples (this project's reward functions report ``response_tokens``). A run without
+  it falls back to ``response_length/mean``, the last training step's mean rollout length (a
+  proxy). Such points carry ``source="train-val"``.
 
 A run's metrics in a search hold each metric's latest value, which is the final one for both kinds.
 
@@ -42,10 +43,12 @@ import pandas as pd
 
 from siri_verl.eval.eval_protocol import describe_differences, differences, for_benchmark
 from siri_verl.tracking.runs import absolute_tracking_uri
+from siri_verl.tracking.view import experiment_url
 
 EVAL_ACC_METRIC = "eval/{benchmark}/acc"
 EVAL_TOKENS_METRIC = "eval/{benchmark}/mean_tokens"
 VAL_ACC_METRIC_PREFIX = "val-core/{benchmark}/acc/mean_at_"
+VAL_TOKENS_METRIC_PREFIX = "val-aux/{benchmark}/response_tokens/mean_at_"
 TRAIN_TOKENS_METRIC = "response_length/mean"
 
 # Which metrics a point comes from: "eval" only, "train-val" only, or "auto" (eval where a run
@@ -89,9 +92,9 @@ def pareto_frontier(df: pd.DataFrame, acc_col: str = "acc", tokens_col: str = "m
 # ---------------------------------------------------------------------------- points from MLflow
 
 
-def _latest_val_acc_column(runs: pd.DataFrame, benchmark: str) -> pd.Series:
-    """Per run, verl's ``val-core/<benchmark>/acc/mean_at_N`` with the largest N it has."""
-    prefix = "metrics." + VAL_ACC_METRIC_PREFIX.format(benchmark=benchmark)
+def _latest_val_column(runs: pd.DataFrame, benchmark: str, prefix: str = VAL_ACC_METRIC_PREFIX) -> pd.Series:
+    """Per run, verl's ``<prefix>N`` (``val-core/<benchmark>/acc/mean_at_N``) with the largest N it has."""
+    prefix = "metrics." + prefix.format(benchmark=benchmark)
     columns = sorted(
         (int(m.group(1)), c) for c in runs.columns if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", c))
     )
@@ -112,8 +115,9 @@ def points_from_runs(runs: pd.DataFrame, benchmark: str, source: str = "eval") -
         raise ValueError(f"source must be one of {POINT_SOURCES}, got {source!r}")
     eval_acc = _column(runs, EVAL_ACC_METRIC.format(benchmark=benchmark))
     eval_tokens = _column(runs, EVAL_TOKENS_METRIC.format(benchmark=benchmark))
-    val_acc = _latest_val_acc_column(runs, benchmark)
-    val_tokens = _column(runs, TRAIN_TOKENS_METRIC)
+    val_acc = _latest_val_column(runs, benchmark)
+    val_tokens = _latest_val_column(runs, benchmark, VAL_TOKENS_METRIC_PREFIX)
+    val_tokens = val_tokens.where(val_tokens.notna(), _column(runs, TRAIN_TOKENS_METRIC))
     has_eval = eval_acc.notna() & eval_tokens.notna()
     use_eval = has_eval if source == "auto" else pd.Series(source == "eval", index=runs.index)
     name_column = "tags.mlflow.runName"
@@ -341,5 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         text += f"\n## Published points (siri_verl/tracking/paper_points.csv)\n\n{frontier_table_markdown(published)}"
     md.write_text(text, encoding="utf-8")
     print(f"{len(points)} runs with {benchmark} figures; wrote {png} and {md}")
+    import mlflow
+
+    found = mlflow.MlflowClient(tracking_uri).get_experiment_by_name(args.experiment)
+    if found is not None:
+        print(f"the runs in mlflow ui (mlflow ui --backend-store-uri {tracking_uri}): {experiment_url(found.experiment_id)}")
     return 0
 

@@ -16,6 +16,12 @@ Each run records its owner (host, pid, process start time) in tags; a run still 
 whose owner on this host is gone (a ``kill -9``, an OOM kill) is marked ``KILLED`` when the
 next job opens a run in the same experiment.
 
+A new run gets, besides verl's flattened config, the settings a person reads first as short
+params (:data:`READABLE_PARAMS`: recipe, model, lr, batch sizes, n, caps, steps, seeds) and the
+whole composed config as the artifact ``config.yaml``; its experiment carries the saved view and
+description of ``siri_verl.tracking.view``. When the job ends, :func:`record_finished_run` writes
+the run's description (recipe, schedule, before -> after) and its accuracy-vs-tokens point.
+
 Several processes may share one SQLite file (two terminals, a parallel sweep launcher): MLflow
 migrates a new database's schema without a lock, so :func:`tracking_client` creates it under a
 file lock, and :func:`experiment_id` creates an experiment only once.
@@ -35,12 +41,34 @@ from omegaconf import DictConfig, OmegaConf
 
 import siri_verl
 from siri_verl.project_settings import SiriVerlSettings
+from siri_verl.tracking import view
 
 # Set by the Hydra sweep callback so that each job becomes a child of the sweep's run.
 PARENT_RUN_ENV = "SIRI_VERL_PARENT_RUN_ID"
 
 # In trainer.default_local_dir beside verl's global_step_N folders: the run that wrote them.
 RUN_RECORD = "mlflow_run.json"
+
+# Short params a person reads first -> the key of verl's flattened config (config_params) they copy.
+# Values come from verl's own flattening, so they read as verl logs them; ``recipe`` is added from
+# the Hydra choices. The schedule's and InftyThink+'s settings keep verl's names (schedule/...).
+READABLE_PARAMS = {
+    "model": "actor_rollout_ref/model/path",
+    "lr": "actor_rollout_ref/actor/optim/lr",
+    "train_batch_size": "data/train_batch_size",
+    "ppo_mini_batch_size": "actor_rollout_ref/actor/ppo_mini_batch_size",
+    "n": "actor_rollout_ref/rollout/n",
+    "val_n": "actor_rollout_ref/rollout/val_kwargs/n",
+    "max_prompt_length": "data/max_prompt_length",
+    "max_response_length": "data/max_response_length",
+    "total_training_steps": "trainer/total_training_steps",
+    "agent_loop": "actor_rollout_ref/rollout/agent/default_agent_loop",
+    "adv_estimator": "algorithm/adv_estimator",
+    "data_seed": "data/seed",
+    "seed": "siri_verl/seed",
+}
+# The composed config of a run, as an artifact.
+CONFIG_ARTIFACT = "config.yaml"
 
 # Who is logging to a run: the driver process that opened it.
 OWNER_HOST_TAG = "siri_verl.owner.host"
@@ -55,6 +83,7 @@ class MlflowRun:
     tracking_uri: str
     experiment: str
     env: dict[str, str] = field(default_factory=dict)
+    experiment_id: str | None = None
 
 
 def absolute_tracking_uri(uri: str) -> str:
@@ -129,8 +158,16 @@ def tracking_client(uri: str):
 
     if _sqlite_path(uri) is None:
         return mlflow.MlflowClient(uri)
-    with _store_lock(uri):
-        return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+    import logging
+
+    schema_log = logging.getLogger("mlflow.store.db.utils")  # "Creating initial MLflow database tables..."
+    level = schema_log.level
+    schema_log.setLevel(logging.WARNING)
+    try:
+        with _store_lock(uri):
+            return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+    finally:
+        schema_log.setLevel(level)
 
 
 def experiment_id(client, name: str) -> str:
@@ -141,7 +178,7 @@ def experiment_id(client, name: str) -> str:
     if experiment is not None:
         return experiment.experiment_id
     try:
-        return client.create_experiment(name)
+        return client.create_experiment(name, tags=view.experiment_tags())
     except MlflowException:  # created meanwhile by another process (unique name)
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
@@ -223,9 +260,13 @@ def resume_folder(cfg: DictConfig) -> str | None:
     if mode == "resume_path":
         path = OmegaConf.select(cfg, "trainer.resume_from_path")
         return os.path.abspath(path) if path else None
+    import contextlib
+    import io
+
     from verl.utils.checkpoint.checkpoint_manager import find_latest_ckpt_path
 
-    return find_latest_ckpt_path(os.path.abspath(cfg.trainer.default_local_dir))
+    with contextlib.redirect_stdout(io.StringIO()):  # "Checkpoint tracker file does not exist": a fresh start
+        return find_latest_ckpt_path(os.path.abspath(cfg.trainer.default_local_dir))
 
 
 def config_params(cfg: DictConfig) -> dict[str, str]:
@@ -233,6 +274,23 @@ def config_params(cfg: DictConfig) -> dict[str, str]:
     from verl.utils.tracking import _compute_mlflow_params_from_objects
 
     return {k: str(v) for k, v in _compute_mlflow_params_from_objects(OmegaConf.to_container(cfg, resolve=True)).items()}
+
+
+def readable_params(params: dict[str, str], choices: dict[str, str]) -> dict[str, str]:
+    """:data:`READABLE_PARAMS` from verl's flattened ``params``, plus ``recipe``; a short name verl
+    itself uses for something else is left out (MLflow params are immutable)."""
+    readable = {"recipe": str(choices["recipe"])} if choices.get("recipe") else {}
+    readable.update({name: params[key] for name, key in READABLE_PARAMS.items() if key in params})
+    return {name: value for name, value in readable.items() if params.get(name, value) == value}
+
+
+def _log_config(client, run_id: str, cfg: DictConfig, params: dict[str, str], choices: dict[str, str]) -> None:
+    """The readable params and ``config.yaml`` of a new run."""
+    from mlflow.entities import Param
+
+    readable = readable_params(params, choices)
+    client.log_batch(run_id, params=[Param(key, value) for key, value in readable.items()])
+    client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
 
 
 def read_run_record(checkpoint_dir: str | os.PathLike) -> dict | None:
@@ -295,6 +353,18 @@ def run_to_continue(
     return None, previous
 
 
+def _uses_inftythink(cfg: DictConfig) -> bool:
+    return OmegaConf.select(cfg, "inftythink", default=None) is not None
+
+
+def _update_view(client, experiment: str, benchmarks: list, inftythink: bool) -> None:
+    """The experiment's saved view, extended to this run's benchmarks: never fails the job."""
+    try:
+        view.update_view(client, experiment, benchmarks, inftythink)
+    except Exception as error:
+        print(f"MLflow: the experiment's saved view was not updated ({type(error).__name__}: {error})", flush=True)
+
+
 def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | None:
     """The job's MLflow run: the resumed job's own (see the module docstring), else a new one."""
     if not uses_mlflow(cfg):
@@ -305,6 +375,7 @@ def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | N
     mlflow.set_tracking_uri(uri)
     client = tracking_client(uri)
     experiment = experiment_id(client, cfg.trainer.project_name)
+    _update_view(client, experiment, view.benchmarks_of(cfg), _uses_inftythink(cfg))
     params = config_params(cfg)
     folder = resume_folder(cfg)
     continued, linked = run_to_continue(client, cfg, uri, params, folder)
@@ -330,9 +401,10 @@ def open_training_run(cfg: DictConfig, choices: dict[str, str]) -> MlflowRun | N
         if linked:
             tags[RESUMED_FROM_TAG] = linked
         run_id = client.create_run(experiment, run_name=_run_name(cfg), tags=tags).info.run_id
+        _log_config(client, run_id, cfg, params, choices)
     write_run_record(cfg.trainer.default_local_dir, {"run_id": run_id, "tracking_uri": uri, "params": params})
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run_id}
-    return MlflowRun(run_id, uri, cfg.trainer.project_name, env)
+    return MlflowRun(run_id, uri, cfg.trainer.project_name, env, experiment)
 
 
 def close_training_run(run: MlflowRun, succeeded: bool) -> None:
@@ -357,7 +429,8 @@ def training_summary(cfg: DictConfig, run: MlflowRun | None, seconds: float) -> 
 
     client = mlflow.MlflowClient(run.tracking_uri)
     keys = client.get_run(run.run_id).data.metrics.keys()
-    summary.update(run_id=run.run_id, tracking_uri=run.tracking_uri, experiment_name=run.experiment)
+    summary.update(run_id=run.run_id, tracking_uri=run.tracking_uri, experiment_name=run.experiment,
+                   experiment_id=run.experiment_id)
     steps = _history(client, run.run_id, "training/global_step")
     summary["steps"] = int(steps[-1][1]) if steps else 0
     for key in sorted(keys):
@@ -389,5 +462,88 @@ def format_summary(summary: dict) -> str:
                 lines.append(f"  {key}: {before:.1f} at the first step -> {after:.1f} at the last")
         lines.append(f"  MLflow run: {summary['run_id']} (experiment {summary['experiment_name']})")
         lines.append(f"  open it with: mlflow ui --backend-store-uri {summary['tracking_uri']}")
+        if summary.get("experiment_id"):
+            lines.append(f"  then: {view.experiment_url(summary['experiment_id'], charts=True)}")
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+# -- the finished run: description, view, Pareto point -----------------------------------------
+
+
+def _schedule_text(cfg: DictConfig) -> str:
+    schedule = OmegaConf.select(cfg, "schedule", default=None)
+    if schedule is None:
+        return "none (a constant cap: `data.max_response_length`)"
+    return ", ".join(f"{key}={value}" for key, value in OmegaConf.to_container(schedule, resolve=True).items())
+
+
+def run_description(cfg: DictConfig, summary: dict, choices: dict[str, str]) -> str:
+    """The run's description (``mlflow.note.content``), Markdown: recipe, schedule, before -> after."""
+    lines = [
+        f"**{summary['experiment']}**: recipe `{choices.get('recipe', '?')}`, {summary.get('steps', 0)} steps "
+        f"in {summary['seconds']} s; model `{OmegaConf.select(cfg, 'actor_rollout_ref.model.path', default='?')}`.",
+        "",
+        f"Schedule: {_schedule_text(cfg)}.",
+        "",
+        "| metric | before | after |",
+        "|---|---:|---:|",
+    ]
+    for group in ("val_acc", "val_tokens"):
+        for key, (before, after) in summary.get(group, {}).items():
+            lines.append(f"| `{key}` | {before:.3f} | {after:.3f} |")
+    for key in ("response_length/mean", "siri/max_response_length"):
+        if key in summary:
+            before, after = summary[key]
+            lines.append(f"| `{key}` (first step, last step) | {before:.1f} | {after:.1f} |")
+    lines += ["", "Whole config: artifact `config.yaml`; accuracy vs tokens: `pareto/`."]
+    return "\n".join(lines)
+
+
+def log_pareto_point(client, run: MlflowRun) -> list[str]:
+    """The run's accuracy-vs-tokens point per benchmark it validated on, against the papers'
+    points, as the artifacts ``pareto/pareto_<benchmark>.png`` and ``pareto/pareto.md`` (what a
+    sweep logs on its parent); returns the benchmarks."""
+    from siri_verl.tracking.pareto import (
+        frontier_table_markdown,
+        load_paper_points,
+        plot_frontier,
+        points_from_runs,
+        search_runs_frame,
+    )
+
+    frame = search_runs_frame(run.experiment, run.tracking_uri, filter_string=f"attributes.run_id = '{run.run_id}'")
+    benchmarks = [b.name for b in view.benchmarks_in_metrics(client.get_run(run.run_id).data.metrics)]
+    if not benchmarks:
+        return []
+    sections = [f"# {run.run_id}: accuracy vs tokens\n"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for benchmark in benchmarks:
+            points = points_from_runs(frame, benchmark, source="auto")
+            paper = load_paper_points(benchmark)
+            sections.append(f"## {benchmark}\n\n{frontier_table_markdown(points)}")
+            if not paper.empty:
+                published = paper.assign(run_name=paper["method"] + " (" + paper["paper"] + ", " + paper["model"] + ")")
+                sections.append(f"Published points:\n\n{frontier_table_markdown(published)}")
+            png = plot_frontier(points, Path(tmp) / f"pareto_{benchmark}.png", f"{benchmark}: accuracy vs tokens",
+                                paper_points=paper)
+            client.log_artifact(run.run_id, str(png), "pareto")
+        (Path(tmp) / "pareto.md").write_text("\n".join(sections), encoding="utf-8")
+        client.log_artifact(run.run_id, str(Path(tmp) / "pareto.md"), "pareto")
+    return benchmarks
+
+
+def record_finished_run(cfg: DictConfig, run: MlflowRun | None, summary: dict, choices: dict[str, str]) -> None:
+    """At the end of a job: the run's description, the experiment's view extended to the
+    benchmarks the run logged, and its Pareto point. Tracking never fails a finished job."""
+    if run is None:
+        return
+    try:
+        client = tracking_client(run.tracking_uri)
+        client.set_tag(run.run_id, view.NOTE_TAG, run_description(cfg, summary, choices))
+        metrics = client.get_run(run.run_id).data.metrics
+        if run.experiment_id:
+            _update_view(client, run.experiment_id, view.benchmarks_in_metrics(metrics), _uses_inftythink(cfg))
+        log_pareto_point(client, run)
+    except Exception as error:
+        print(f"MLflow: the run's summary was not recorded ({type(error).__name__}: {error})", flush=True)

@@ -34,7 +34,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from siri_verl.tracking.runs import PARENT_RUN_ENV, tracking_uri_from
+from siri_verl.tracking.runs import PARENT_RUN_ENV, experiment_id, tracking_uri_from
+from siri_verl.tracking.view import experiment_url
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class MlflowSweepCallback(Callback):
         self.run_id: str | None = None
         self.tracking_uri: str | None = None
         self.experiment: str | None = None
+        self.experiment_id: str | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -78,8 +80,7 @@ class MlflowSweepCallback(Callback):
         self.tracking_uri = tracking_uri_from(config)
         self.experiment = OmegaConf.select(config, "trainer.project_name") or DEFAULT_EXPERIMENT
         client = mlflow.MlflowClient(self.tracking_uri)
-        experiment = client.get_experiment_by_name(self.experiment)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(self.experiment)
+        self.experiment_id = experiment_id(client, self.experiment)  # created with the saved view
         sweep_dir = OmegaConf.select(config, "hydra.sweep.dir")
         overrides = OmegaConf.select(config, "hydra.overrides.task") or []
         tags = {"siri_verl.kind": "sweep", "siri_verl.sweep.overrides": " ".join(map(str, overrides))}
@@ -89,10 +90,11 @@ class MlflowSweepCallback(Callback):
         if sweep_dir:
             tags["siri_verl.sweep.dir"] = str(Path(sweep_dir).resolve())
         run_name = f"sweep {Path(str(sweep_dir)).name}" if sweep_dir else "sweep"
-        run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+        run = client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         self.run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self.run_id
-        log.info("MLflow sweep run %s in experiment %s (%s)", self.run_id, self.experiment, self.tracking_uri)
+        log.info("MLflow sweep run %s in experiment %s (%s); in mlflow ui: %s", self.run_id, self.experiment,
+                 self.tracking_uri, experiment_url(self.experiment_id))
 
     # ------------------------------------------------------------------ end
 

@@ -187,10 +187,15 @@ def _response_card(number: int, trajectory: list[SampleRow], length_cap: int | N
     if "reason" in info:
         head.append(f"answer: {info['reason']}")
     bars = []
-    if length_cap is not None:
-        bars.append(_token_bar(row.response_tokens, length_cap, "L(t)"))
-    if "siri_cap" in fields:
-        bars.append(_token_bar(row.response_tokens, fields["siri_cap"], "cap generated under"))
+    generated_under = fields.get("siri_cap")
+    if length_cap is not None and generated_under is not None and generated_under == length_cap:
+        # One cap, one bar: the row was generated under L(t) itself.
+        bars.append(_token_bar(row.response_tokens, length_cap, "L(t), the cap generated under"))
+    else:
+        if length_cap is not None:
+            bars.append(_token_bar(row.response_tokens, length_cap, "L(t)"))
+        if generated_under is not None:
+            bars.append(_token_bar(row.response_tokens, generated_under, "cap generated under"))
     pred = f'<div class="pred">extracted answer: <code>{_e(info["pred"])}</code></div>' if info.get("pred") is not None else ""
     return (
         f'<section class="card"><h2>{_e(" · ".join(head))}</h2>'

@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory, tiny_model_path):
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("siri_verl")
     (run,) = client.search_runs([experiment.experiment_id])
-    return client, run, log
+    return client, run, result.stdout, result.stderr
 
 
 def history(client, run, key: str) -> dict[int, float]:
@@ -50,7 +50,7 @@ def history(client, run, key: str) -> dict[int, float]:
 
 
 def test_trainer_steps_and_updates_the_policy(tiny_run):
-    client, run, _ = tiny_run
+    client, run, *_ = tiny_run
     grad_norms = history(client, run, "actor/grad_norm")
     assert sorted(grad_norms) == list(range(1, STEPS + 1))
     # A step whose every group scored alike has zero GRPO advantage, hence zero gradient.
@@ -58,7 +58,8 @@ def test_trainer_steps_and_updates_the_policy(tiny_run):
 
 
 def test_mlflow_run_holds_step_and_validation_metrics(tiny_run):
-    client, run, log = tiny_run
+    client, run, out, err = tiny_run
+    log = out + err
     assert run.info.status == "FINISHED"
     for key in ("response_length/mean", "critic/score/mean", "siri/truncation_rate"):
         assert sorted(history(client, run, key)) == list(range(1, STEPS + 1)), key
@@ -76,7 +77,7 @@ def test_logged_cap_equals_the_schedule_and_no_response_exceeds_it(tiny_run):
 
     recipe = OmegaConf.load(os.path.join(conf_dir(), "recipe", "tiny.yaml"))
     schedule = build_schedule({"shape": "cosine", **OmegaConf.to_container(recipe.schedule)})
-    client, run, _ = tiny_run
+    client, run, *_ = tiny_run
     caps = history(client, run, "siri/max_response_length")
     assert caps == {step: schedule.length(step) for step in range(1, STEPS + 1)}
     longest = history(client, run, "response_length/max")
@@ -96,9 +97,21 @@ def test_a_fixed_seed_trains_what_it_trained_before(tiny_run, tiny_model_path):
     weights = hashlib.sha256((Path(tiny_model_path) / "model.safetensors").read_bytes()).hexdigest()
     if weights != golden["model_sha256"]:
         pytest.skip(f"the tiny model built here differs from the recorded one ({weights[:12]} vs {golden['model_sha256'][:12]})")
-    client, run, _ = tiny_run
+    client, run, *_ = tiny_run
     for key, recorded in golden["metrics"].items():
         measured = history(client, run, key)
         assert sorted(measured) == sorted(int(step) for step in recorded), key
         for step, value in recorded.items():
             assert measured[int(step)] == pytest.approx(value, rel=1e-4, abs=1e-5), (key, step)
+
+
+def test_the_console_fits_a_screen(tiny_run):
+    """At most 40 lines (a terminal's height): no MLflow name warnings, verl's and its workers'
+    start-up prints in the prints file, the trainer's lines, the progress bar, the summary."""
+    *_, out, err = tiny_run
+    # tqdm redraws its bar in place with \r: one line on a terminal.
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert len(lines) <= 40, "\n".join(lines)
+    assert "sanitized" not in out + err
+    assert "validation at step 0: toy_addition acc@1" in out
+    assert "workflowType=machine_learning&viewStateShareKey=siri_verl" in out

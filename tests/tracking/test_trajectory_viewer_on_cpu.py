@@ -97,6 +97,12 @@ def test_siri_responses_are_shown_against_the_current_cap():
     assert "64 / 40 tokens (L(t))" in second and " truncated" in second and "score 0" in second
 
 
+def test_one_bar_where_the_cap_generated_under_is_l_of_t():
+    # Validation at a step whose L(t) is the full budget: one cap, one bar.
+    first = render_viewer(siri_rows(), step=20, length_cap=64).split("sample 2")[0]
+    assert first.count('class="bar ') == 1 and "30 / 64 tokens (L(t), the cap generated under)" in first
+
+
 def test_model_text_is_escaped_and_the_page_needs_nothing_external():
     page = render_viewer([*inftythink_rows(), *siri_rows()], step=0, length_cap=40)
     assert HOSTILE not in page
