@@ -8,6 +8,12 @@ Instead, ``siri_verl/plugin.py`` asks to be called back when the verl module tha
 registry has been imported: each registration then runs once, in exactly the processes that
 can look it up, after that module (and, for a package, its ``__init__``) has run to the end.
 
+A hook can find that what it needs is itself mid-import: ``import siri_verl.trainer`` first
+imports verl's trainer package, whose hook then wants ``siri_verl.trainer``'s names, not yet
+defined. Such a hook raises :class:`NotYet`; it is run again at the next import anywhere in the
+process once none of the modules it named is still initialising (an import always follows: the
+one that was in progress returns to code that goes on importing).
+
 Pure standard library: importing this module imports nothing else.
 """
 
@@ -22,7 +28,23 @@ from typing import Callable
 Hook = Callable[[object], None]
 
 _hooks: dict[str, list[Hook]] = {}
+# (module name, hook, module) of hooks that raised NotYet, with the modules they wait for.
+_deferred: list[tuple[str, Hook, object, tuple[str, ...]]] = []
+_retrying = False
 _lock = threading.RLock()
+
+
+class NotYet(Exception):
+    """Raised by a hook that needs modules still being imported (``waiting_for``)."""
+
+    def __init__(self, waiting_for: tuple[str, ...]) -> None:
+        super().__init__(f"waiting for {', '.join(waiting_for)} to finish importing")
+        self.waiting_for = waiting_for
+
+
+def initializing(module_names) -> tuple[str, ...]:
+    """Those of ``module_names`` whose import is in progress (in ``sys.modules``, not done)."""
+    return tuple(name for name in module_names if name in sys.modules and _is_initializing(sys.modules[name]))
 
 
 def when_imported(module_name: str, hook: Hook) -> None:
@@ -41,9 +63,13 @@ def when_imported(module_name: str, hook: Hook) -> None:
 
 
 def pending() -> dict[str, int]:
-    """Modules still awaited, with the number of hooks waiting on each (for tests)."""
+    """Modules still awaited, with the number of hooks waiting on each, and the hooks deferred
+    by :class:`NotYet` under ``"(deferred)"`` (for tests)."""
     with _lock:
-        return {name: len(hooks) for name, hooks in _hooks.items() if hooks}
+        waiting = {name: len(hooks) for name, hooks in _hooks.items() if hooks}
+        if _deferred:
+            waiting["(deferred)"] = len(_deferred)
+        return waiting
 
 
 def _is_initializing(module) -> bool:
@@ -54,6 +80,10 @@ def _is_initializing(module) -> bool:
 def _run(module_name: str, hook: Hook, module) -> None:
     try:
         hook(module)
+    except NotYet as not_yet:
+        with _lock:
+            _deferred.append((module_name, hook, module, not_yet.waiting_for))
+        _install_finder()
     except Exception as error:  # noqa: BLE001  (reported, never raised into verl's import)
         name = getattr(hook, "__qualname__", repr(hook))
         warnings.warn(f"siri_verl: registering {name} after importing {module_name} failed: {error!r}", stacklevel=2)
@@ -92,6 +122,7 @@ class _AfterImportFinder(importlib.abc.MetaPathFinder):
     """Finds nothing itself: asks the finders after it, and wraps the loader of a hooked module."""
 
     def find_spec(self, fullname, path, target=None):
+        _retry_deferred()
         with _lock:
             if not _hooks.get(fullname):
                 return None
@@ -107,6 +138,25 @@ class _AfterImportFinder(importlib.abc.MetaPathFinder):
             return spec
         spec.loader = _HookedLoader(spec.loader, fullname)
         return spec
+
+
+def _retry_deferred() -> None:
+    """Run again the deferred hooks whose modules have finished importing (module docstring)."""
+    global _retrying
+    if not _deferred or _retrying:
+        return
+    with _lock:
+        ready = [item for item in _deferred if not initializing(item[3])]
+        if not ready:
+            return
+        for item in ready:
+            _deferred.remove(item)
+        _retrying = True
+    try:
+        for module_name, hook, module, _ in ready:
+            _run(module_name, hook, module)
+    finally:
+        _retrying = False
 
 
 _finder = _AfterImportFinder()

@@ -29,7 +29,7 @@ import importlib
 # verl.plugin.platform, all it imports, are loaded by ``import verl`` already.
 from siri_verl.backends import gpu_hf
 from siri_verl.backends.cpu import platform
-from siri_verl.import_hooks import when_imported
+from siri_verl.import_hooks import NotYet, initializing, when_imported
 
 # verl module -> the modules whose import registers something in it (decorators at module level).
 REGISTERING_MODULES: dict[str, tuple[str, ...]] = {
@@ -64,6 +64,9 @@ _registered: set[str] = set()
 
 def _importer(module_names: tuple[str, ...]):
     def import_registering_modules(_verl_module) -> None:
+        # One of them may be what imported verl's module: it finishes first (import_hooks.NotYet).
+        if busy := initializing(module_names):
+            raise NotYet(busy)
         for name in module_names:
             importlib.import_module(name)
 
@@ -74,6 +77,8 @@ def _importer(module_names: tuple[str, ...]):
 def _caller(target: str):
     def call(_verl_module) -> None:
         module_name, _, function = target.partition(":")
+        if busy := initializing((module_name,)):
+            raise NotYet(busy)
         getattr(importlib.import_module(module_name), function)()
 
     call.__qualname__ = target

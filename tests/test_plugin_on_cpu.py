@@ -218,3 +218,37 @@ def test_a_platform_chosen_after_import_verl_is_honoured(plain_verl):
 def test_no_accelerator_warning_on_a_cpu_host(plain_verl):
     _, stderr = plain_verl
     assert "No supported accelerator detected" not in stderr
+
+
+# A process whose first import is one of our own registering modules: verl's registry package
+# is then imported from inside it, and its hook must wait until that module has finished.
+OURS_FIRST = """
+import json, sys, warnings
+warnings.filterwarnings("error", message="siri_verl: registering")  # a failed registration warns
+import {first}
+import wave  # noqa: F401  (any import not done yet: the deferred registration runs at the next import)
+from verl.trainer.ppo.v1 import trainer_base
+from verl.workers.rollout.replica import RolloutReplicaRegistry
+from siri_verl import import_hooks
+
+replica = RolloutReplicaRegistry.get("hf")
+print("FACTS" + json.dumps({{
+    "trainers": sorted(trainer_base.TRAINER_REGISTRY),
+    "hf_replica": f"{{replica.__module__}}.{{replica.__qualname__}}",
+    "health_loaded": "siri_verl.health" in sys.modules,
+    "pending": import_hooks.pending(),
+}}))
+"""
+
+
+@pytest.mark.parametrize("first", ["siri_verl.health", "siri_verl.trainer", "siri_verl.backends.cpu.rollout"])
+def test_registrations_wait_for_our_module_that_imported_verl(first):
+    result = subprocess.run(
+        [sys.executable, "-c", OURS_FIRST.format(first=first)], env=_env("cpu"), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    facts = _parse(result.stdout, "FACTS")
+    assert "siri_verl" in facts["trainers"]
+    assert facts["hf_replica"] == "siri_verl.backends.cpu.rollout.HFRolloutReplica"
+    assert facts["health_loaded"]
+    assert "(deferred)" not in facts["pending"]
