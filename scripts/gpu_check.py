@@ -141,9 +141,9 @@ def cmd_template(args) -> None:
 
 def cmd_infer(args) -> None:
     import torch
-
     from siri_verl.backends.cpu.generation import SamplingSettings
-    from siri_verl.generation import make_backend
+
+    from siri_verl.generation_backends import make_backend
     from siri_verl.inftythink.inference import prompt_ids, run_iterative_batch
     from siri_verl.request_budget import request_max_tokens
 
@@ -186,9 +186,9 @@ def cmd_infer(args) -> None:
 
 def cmd_profile(args) -> None:
     import torch
-
     from siri_verl.backends.cpu.generation import SamplingSettings, generate_batch
-    from siri_verl.generation import make_backend
+
+    from siri_verl.generation_backends import make_backend
     from siri_verl.inftythink.inference import prompt_ids
 
     device = args.device

@@ -691,7 +691,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("trainer.nnodes", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/siri_tracking.py",)),
     ConfigKey("trainer.total_training_steps", _PPO_CONFIG,
-              ("siri_verl/siri/preview.py", "siri_verl/bench/toy_study.py", "siri_verl/launch.py")),
+              ("siri_verl/siri/preview.py", "siri_verl/lab/toy_study.py", "siri_verl/launch.py")),
     ConfigKey("trainer.project_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/tracking/sweep.py")),
     ConfigKey("trainer.experiment_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/launch.py")),
     ConfigKey("trainer.logger", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/console.py")),

@@ -94,11 +94,11 @@ def run_bench(n: int = 4096, workers: int = 2, baseline_n: int = 512, seed: int 
     from verl.utils.reward_score import math_dapo
     from verl.utils.reward_score import math_verify as verl_math_verify
 
-    from siri_verl.reward.deadline import get_pool
+    from siri_verl.reward.checker import math_verify_pool
     from siri_verl.reward.score import score_batch
 
     items = make_items(n, seed)
-    get_pool(workers).run(len, ("warm",), 60)
+    math_verify_pool(workers).run(len, ("warm",), 60)
     verl_math_verify.compute_score("\\boxed{1}", "1")
     ours_s, ours = _time(lambda xs: score_batch(xs, num_workers=workers), items)
     base = items[: min(baseline_n, n)]

@@ -20,7 +20,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from siri_verl.reward import deadline
-from siri_verl.reward.checker import CHECKER_ERROR, WARM_UP_ITEM, _verdict, decide_fast, math_verify_check, warm_up
+from siri_verl.reward.checker import (
+    CHECKER_ERROR,
+    WARM_UP_ITEM,
+    _verdict,
+    decide_fast,
+    math_verify_check,
+    math_verify_pool,
+    warm_up,
+)
 from siri_verl.reward.deadline import DeadlinePool
 
 # Only math-verify decides this item (decide_fast leaves it open); it is correct.
@@ -155,7 +163,7 @@ def test_deadline_covers_the_check_not_the_warm_up():
     finally:
         pool.close()
     warm_up()  # the checker's own warm-up is a real parse-and-verify that must succeed
-    assert deadline.get_pool()._warm_up is warm_up
+    assert math_verify_pool()._warm_up is warm_up
 
 
 def test_checker_errors_reach_the_step_metrics():
