@@ -7,7 +7,8 @@ and inside a Ray worker that everything below is really registered.
 What it registers, each in verl's own registry:
 
 - the CPU platform, and on it the ``hf`` rollout backend and CPU FSDP engines (backends/cpu);
-- the ``siri_length`` agent loop (siri/siri_length_agent_loop.py) and SIRI's metrics (siri/siri_tracking.py);
+- the ``siri_length`` agent loop (siri/siri_length_agent_loop.py), SIRI's metrics (siri/siri_tracking.py)
+  and its phase-end checkpoints (siri/phase_checkpoints.py);
 - the ``inftythink`` agent loop (inftythink/inftythink_agent_loop.py) and its metrics (inftythink/inftythink_tracking.py);
 - the ``siri_verl`` reward manager (reward/manager.py), which Ray's reward workers look up by name;
 - the ``siri_verl`` trainer mode (trainer.py) and the length schedule's health metrics and
@@ -26,8 +27,9 @@ def register_all() -> None:
     import siri_verl.inftythink.inftythink_agent_loop  # noqa: F401  (@register("inftythink"))
     import siri_verl.inftythink.inftythink_tracking  # noqa: F401  (InftyThink metrics)
     import siri_verl.reward.manager  # noqa: F401  (reward manager @register("siri_verl"))
+    import siri_verl.siri.phase_checkpoints  # noqa: F401  (SIRI-low / SIRI-high checkpoints kept)
     import siri_verl.siri.siri_length_agent_loop  # noqa: F401  (@register("siri_length"))
-    import siri_verl.siri.siri_tracking  # noqa: F401  (SIRI metrics and phase-end checkpoints)
+    import siri_verl.siri.siri_tracking  # noqa: F401  (SIRI metrics)
     import siri_verl.trainer  # noqa: F401  (@register_trainer("siri_verl"))
 
 

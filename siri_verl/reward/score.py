@@ -1,7 +1,7 @@
 """verl reward entry points: ``compute_score`` (one response) and ``score_batch`` (many, in parallel).
 
 Recipes do not name this module: each gets its reward from its agent loop's config
-(``conf/agent_loop/*.yaml``; the pairing is ``siri_verl/reward/routing.py``). This is the answer
+(``conf/agent_loop/*.yaml``; tests/reward/test_reward_path_on_cpu.py checks the pairing). This is the answer
 check under every one of those rewards: SIRI's (``siri_verl.siri.siri_reward``) and InftyThink's
 (``siri_verl.inftythink.inftythink_reward``) call :func:`compute_score`, and verl's own
 ``single_turn_agent`` loop is scored by it directly (``pkg://siri_verl.reward``).

@@ -166,16 +166,6 @@ def test_deadline_covers_the_check_not_the_warm_up():
     assert math_verify_pool()._warm_up is warm_up
 
 
-def test_checker_errors_reach_the_step_metrics():
-    from siri_verl.trainer import RolloutRow, checker_error_metrics
-
-    reasons = ["correct", CHECKER_ERROR, "wrong", CHECKER_ERROR, "timeout"]
-    rows = [RolloutRow(3, 0.0, {"reward_extra_info": {"reason": r}}) for r in reasons]
-    assert checker_error_metrics(None, 1, rows) == {"reward/checker_errors": 2.0}
-    assert checker_error_metrics(None, 1, rows[:1]) == {"reward/checker_errors": 0.0}
-    assert checker_error_metrics(None, 1, [RolloutRow(3, 0.0, {})]) == {}
-
-
 def test_eval_summary_counts_checker_errors_and_warns(tmp_path: Path, capsys):
     from siri_verl.eval.run import summarise
 
