@@ -20,11 +20,11 @@ from typing import Callable
 
 from omegaconf import OmegaConf
 
-from siri_verl.catalogues import load_catalogues
+from siri_verl.catalogues import Registry
 
 RESOLVER_NAME = "siri_verl_asset"
 
-_ASSETS: dict[str, Callable[[], str]] = {}
+_ASSETS: Registry[Callable[[], str]] = Registry("asset")
 
 
 def cache_root() -> Path:
@@ -60,26 +60,21 @@ def register_asset(name: str, description: str | None = None):
     def decorator(build: Callable[[], str]) -> Callable[[], str]:
         if description:
             build.__doc__ = description
-        _ASSETS[name] = build
-        return build
+        return _ASSETS.register(name)(build)
 
     return decorator
 
 
 def asset_names() -> list[str]:
     """Every registered asset, the catalogues' included."""
-    load_catalogues()
-    return sorted(_ASSETS)
+    return _ASSETS.names()
 
 
 def resolve_asset(name: str) -> str:
-    if not is_asset(name):
-        raise KeyError(f"unknown asset ${{{RESOLVER_NAME}:{name}}}; known assets: {asset_names()}")
-    return _ASSETS[name]()
+    return _ASSETS.get(name, known_as=f"${{{RESOLVER_NAME}:{name}}}")()
 
 
 def is_asset(name: str) -> bool:
-    load_catalogues()
     return name in _ASSETS
 
 
@@ -100,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     def summary(name: str) -> str:
-        doc = (_ASSETS[name].__doc__ or "").strip().splitlines()
+        doc = (_ASSETS.get(name).__doc__ or "").strip().splitlines()
         return doc[0] if doc else ""
 
     names = asset_names()
@@ -121,4 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as `python -m siri_verl.assets`, this file is `__main__`, while the catalogues register
+    # into `siri_verl.assets`: list and build from that module's registry.
+    from siri_verl import assets
+
+    raise SystemExit(assets.main())

@@ -12,6 +12,9 @@ its own assets or backends the same way.
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
 
 GROUP = "siri_verl.catalogues"
 
@@ -33,3 +36,35 @@ def load_catalogues() -> None:
             raise ImportError(
                 f"catalogue {entry.name} = {entry.value} (entry point group {GROUP}) failed to import: {error}"
             ) from error
+
+
+class Registry(Generic[T]):
+    """Named entries of one kind (assets, generation backends) that modules register; every
+    lookup loads the catalogues first, so what they register is there to list and to find."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """A decorator that registers its target as ``name`` and returns it unchanged."""
+
+        def decorator(entry: T) -> T:
+            self._entries[name] = entry
+            return entry
+
+        return decorator
+
+    def names(self) -> list[str]:
+        load_catalogues()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        load_catalogues()
+        return name in self._entries
+
+    def get(self, name: str, known_as: str | None = None) -> T:
+        """The entry named ``name``; a ``KeyError`` naming it (as ``known_as``) and listing the known ones."""
+        if name not in self:
+            raise KeyError(f"unknown {self.kind} {known_as or repr(name)}; known: {self.names()}")
+        return self._entries[name]

@@ -17,31 +17,22 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from siri_verl.catalogues import load_catalogues
+from siri_verl.catalogues import Registry
 from siri_verl.generation import Completion, GenerationBackend
 from siri_verl.request_budget import eos_token_ids
 
-_BACKENDS: dict[str, Callable[..., "GenerationBackend"]] = {}
-
-
-def register_backend(name: str):
-    def decorator(factory):
-        _BACKENDS[name] = factory
-        return factory
-
-    return decorator
+_BACKENDS: Registry[Callable[..., GenerationBackend]] = Registry("generation backend")
+# ``@register_backend("name")`` on a class or factory ``(model_path, **options) -> GenerationBackend``.
+register_backend = _BACKENDS.register
 
 
 def backend_names() -> list[str]:
     """Every registered backend, the catalogues' included."""
-    load_catalogues()
-    return sorted(_BACKENDS)
+    return _BACKENDS.names()
 
 
-def make_backend(name: str, model_path: str, **options) -> "GenerationBackend":
-    if name not in backend_names():
-        raise ValueError(f"unknown generation backend {name!r}; known: {backend_names()}")
-    return _BACKENDS[name](model_path, **options)
+def make_backend(name: str, model_path: str, **options) -> GenerationBackend:
+    return _BACKENDS.get(name)(model_path, **options)
 
 
 @register_backend("cpu")
