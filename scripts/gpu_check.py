@@ -157,7 +157,8 @@ def cmd_template(args) -> None:
 def cmd_infer(args) -> None:
     import torch
 
-    from siri_verl.generation import SamplingSettings, make_backend
+    from siri_verl.generation import SamplingSettings
+    from siri_verl.generation_backends import make_backend
     from siri_verl.inftythink.inference import run_iterative_batch
     from siri_verl.prompt_render import render_prompt_ids as prompt_ids
     from siri_verl.request_budget import request_max_tokens
@@ -203,7 +204,8 @@ def cmd_profile(args) -> None:
     import torch
 
     from siri_verl.backends.cpu.hf_sampler import generate_batch
-    from siri_verl.generation import SamplingSettings, make_backend
+    from siri_verl.generation import SamplingSettings
+    from siri_verl.generation_backends import make_backend
     from siri_verl.prompt_render import render_prompt_ids as prompt_ids
 
     device = args.device

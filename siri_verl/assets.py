@@ -1,19 +1,56 @@
 """Named build artefacts that configs can point at: ``${siri_verl_asset:NAME}``.
 
-An asset is built on first use and cached (see ``siri_verl.models.tiny.cache_root``), so a
-config can name "the tiny model" or "the toy training set" without a path that exists yet.
-Resolution happens on the driver, before the config is handed to verl.
+An asset is built on first use and cached under :func:`cache_root`, so a config can name "the
+tiny model" or "the toy training set" without a path that exists yet. Resolution happens on the
+driver, before the config is handed to verl.
+
+This module is the registry only: it builds nothing itself and imports no builder. The modules
+that register assets (``@register_asset``) are catalogues, listed as entry points of the group
+``siri_verl.catalogues`` in pyproject.toml (siri_verl/catalogues.py loads them on the first
+lookup): the R1-Distill tokenizer contract (siri_verl/models/r1_distill.py) and the lab's
+models and data (siri_verl/lab/catalogue.py).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Callable
 
 from omegaconf import OmegaConf
 
+from siri_verl.catalogues import Registry
+
 RESOLVER_NAME = "siri_verl_asset"
 
-_ASSETS: dict[str, Callable[[], str]] = {}
+_ASSETS: Registry[Callable[[], str]] = Registry("asset")
+
+
+def cache_root() -> Path:
+    """Where built assets live: ``SIRI_VERL_CACHE``, default ``~/.cache/siri_verl``."""
+    return Path(os.environ.get("SIRI_VERL_CACHE", Path.home() / ".cache" / "siri_verl"))
+
+
+def publish_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a fresh temporary directory with ``write(staging)``, then rename it to ``target``.
+
+    An interrupted or failed build never leaves a half-written directory behind that later runs
+    would trust; if another process published ``target`` first, its copy is kept.
+    """
+    staging = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        write(staging)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished the same build first
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def register_asset(name: str, description: str | None = None):
@@ -23,16 +60,18 @@ def register_asset(name: str, description: str | None = None):
     def decorator(build: Callable[[], str]) -> Callable[[], str]:
         if description:
             build.__doc__ = description
-        _ASSETS[name] = build
-        return build
+        return _ASSETS.register(name)(build)
 
     return decorator
 
 
+def asset_names() -> list[str]:
+    """Every registered asset, the catalogues' included."""
+    return _ASSETS.names()
+
+
 def resolve_asset(name: str) -> str:
-    if name not in _ASSETS:
-        raise KeyError(f"unknown asset ${{{RESOLVER_NAME}:{name}}}; known assets: {sorted(_ASSETS)}")
-    return _ASSETS[name]()
+    return _ASSETS.get(name, known_as=f"${{{RESOLVER_NAME}:{name}}}")()
 
 
 def is_asset(name: str) -> bool:
@@ -43,101 +82,6 @@ def asset_or_path(name: str) -> str:
     """An asset name (``tiny_model``) built and resolved to its path; anything else (a path, a
     Hugging Face id) as given. The one lookup the commands that take a model use."""
     return resolve_asset(name) if is_asset(name) else name
-
-
-@register_asset("tiny_model")
-def _tiny_model() -> str:
-    """The 0.1M-parameter Qwen2 of the tiny recipes and the e2e tests, built offline."""
-    from siri_verl.models.tiny import ensure_tiny_model
-
-    return str(ensure_tiny_model())
-
-
-@register_asset("tiny_inftythink_model")
-def _tiny_inftythink_model() -> str:
-    """The tiny model warmed up in the InftyThink+ segment layout (the tiny-scale cold start)."""
-    from siri_verl.models.tiny import TinyModelSpec, ensure_tiny_model
-
-    return str(ensure_tiny_model(TinyModelSpec(warmup_format="inftythink", warmup_steps=250)))
-
-
-@register_asset("r1_distill_tokenizer")
-def _r1_distill_tokenizer() -> str:
-    """A tokenizer directory with DeepSeek-R1-Distill-Qwen's contract (siri_verl/models/r1_distill.py)."""
-    from siri_verl.models.r1_distill import ensure_r1_distill_tokenizer
-
-    return str(ensure_r1_distill_tokenizer())
-
-
-def _toy_split(split: str) -> str:
-    from siri_verl.data.toy import write_parquet
-    from siri_verl.models.tiny import cache_root
-
-    out_dir = cache_root() / "data" / "toy_addition"
-    if not (out_dir / f"{split}.parquet").exists():
-        write_parquet(out_dir)
-    return str(out_dir / f"{split}.parquet")
-
-
-register_asset("toy_train", "toy addition problems, training split (the tiny recipes)")(lambda: _toy_split("train"))
-register_asset("toy_val", "toy addition problems, validation split")(lambda: _toy_split("val"))
-# The benchmark name `python -m siri_verl.eval benchmarks=[toy]` has always used for toy_val.
-register_asset("toy", "toy_val under its benchmark name")(lambda: _toy_split("val"))
-
-
-# The toy-scale study (siri_verl/data/running_sums.py, siri_verl/models/toy_reasoner.py).
-
-
-def _running_sums_file(key: str) -> str:
-    """A file of the running-sums data set (RL parquet, SFT parquet or long traces), by key."""
-    from siri_verl.data.running_sums import ensure_dataset
-
-    return str(ensure_dataset()[key])
-
-
-for _key in (
-    "running_sums_train",
-    "running_sums_tune",
-    "running_sums_test",
-    "long_sums_train",
-    "long_sums_test",
-    "running_sums_sft",
-    "long_sums_traces",
-):
-    register_asset(_key, f"toy study data: {_key.replace('_', ' ')}")(lambda key=_key: _running_sums_file(key))
-del _key
-
-
-@register_asset("toy_reasoner_base")
-def _toy_reasoner_base() -> str:
-    """The randomly initialised 1M Qwen2 with the character tokenizer."""
-    from siri_verl.models.toy_reasoner import ensure_toy_reasoner_base
-
-    return str(ensure_toy_reasoner_base())
-
-
-@register_asset("toy_warmstart_model")
-def _toy_warmstart_model() -> str:
-    """The toy study's starting policy: `python -m siri_verl.sft recipe=toy_warmstart`, cached."""
-    from siri_verl.models.toy_reasoner import ensure_toy_warmstart
-
-    return str(ensure_toy_warmstart())
-
-
-@register_asset("toy_inftythink_model")
-def _toy_inftythink_model() -> str:
-    """The toy InftyThink+ cold start (rule-summarised segments, then SFT from the warm start)."""
-    from siri_verl.models.toy_reasoner import ensure_toy_inftythink
-
-    return str(ensure_toy_inftythink())
-
-
-@register_asset("toy_longcot_model")
-def _toy_longcot_model() -> str:
-    """The long-CoT baseline's starting policy: the long traces unsegmented, SFT from the warm start."""
-    from siri_verl.models.toy_reasoner import ensure_toy_longcot
-
-    return str(ensure_toy_longcot())
 
 
 def register_resolver() -> None:
@@ -151,24 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     def summary(name: str) -> str:
-        doc = (_ASSETS[name].__doc__ or "").strip().splitlines()
+        doc = (_ASSETS.get(name).__doc__ or "").strip().splitlines()
         return doc[0] if doc else ""
 
-    width = max(map(len, _ASSETS)) + 2
+    names = asset_names()
+    width = max(map(len, names)) + 2
     parser = argparse.ArgumentParser(
         prog="python -m siri_verl.assets",
         description="Build named assets (models, tokenizers, toy data) into the cache (SIRI_VERL_CACHE, "
         "default ~/.cache/siri_verl) and print NAME<tab>PATH for each; a cached asset is not rebuilt.",
         epilog="assets:\n"
-        + "\n".join(f"  {name:<{width}}{summary(name)}" for name in sorted(_ASSETS))
+        + "\n".join(f"  {name:<{width}}{summary(name)}" for name in names)
         + "\n\nexample: python -m siri_verl.assets toy_warmstart_model toy_inftythink_model toy_longcot_model",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("names", nargs="+", choices=sorted(_ASSETS), metavar="NAME", help="one or more assets below")
+    parser.add_argument("names", nargs="+", choices=names, metavar="NAME", help="one or more assets below")
     for name in parser.parse_args(argv).names:
         print(f"{name}\t{resolve_asset(name)}", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as `python -m siri_verl.assets`, this file is `__main__`, while the catalogues register
+    # into `siri_verl.assets`: list and build from that module's registry.
+    from siri_verl import assets
+
+    raise SystemExit(assets.main())

@@ -11,7 +11,7 @@ Each registration below runs when verl's module that holds the registry has been
 | (at once) | the ``cpu`` platform class (not selected) | backends/cpu/platform.py |
 | ``verl.experimental.agent_loop`` | agent loops ``siri_length``, ``inftythink`` | siri/siri_length_agent_loop.py, inftythink/inftythink_agent_loop.py |
 | ``verl.experimental.reward_loop.reward_manager`` | reward manager ``siri_verl`` | reward/manager.py |
-| ``verl.trainer.ppo.v1`` | trainer mode ``siri_verl``, SIRI/InftyThink metrics, schedule health | trainer.py, siri/siri_tracking.py, inftythink/inftythink_tracking.py, health.py |
+| ``verl.trainer.ppo.v1`` | trainer mode ``siri_verl``, SIRI/InftyThink metrics, SIRI's phase-end checkpoints, schedule health | trainer.py, siri/siri_tracking.py, siri/phase_checkpoints.py, inftythink/inftythink_tracking.py, health.py |
 | ``verl.workers.rollout`` | rollout ``hf`` (``VERL_PLATFORM=cpu`` only) | backends/cpu/rollout.py |
 | ``verl.workers.rollout`` | rollout ``hf`` on CUDA (``SIRI_VERL_BACKEND=gpu_hf`` only) | backends/gpu_hf/replica.py |
 | ``verl.workers.engine`` | FSDP engines for device ``cpu`` (CPU only) | backends/cpu/engines.py |
@@ -42,6 +42,7 @@ REGISTERING_MODULES: dict[str, tuple[str, ...]] = {
         "siri_verl.trainer",
         "siri_verl.health",
         "siri_verl.siri.siri_tracking",
+        "siri_verl.siri.phase_checkpoints",
         "siri_verl.inftythink.inftythink_tracking",
     ),
 }

@@ -127,7 +127,7 @@ class SiriVerlSettings:
     (``siri_verl/siri/siri_length_agent_loop.py``). Null or empty reads as the default."""
     keep_phase_end_checkpoints: bool = False
     """Keep the checkpoint at every compression and expansion end of the schedule
-    (``siri_verl/siri/siri_tracking.py``). conf/rl/siri_paper.yaml: true."""
+    (``siri_verl/siri/phase_checkpoints.py``). conf/rl/siri_paper.yaml: true."""
     replay_poll_interval_s: float | None = None
     """Seconds between verl's replay-buffer polls; None keeps verl's 2 s (``siri_verl/trainer.py``).
     conf/backend/cpu.yaml: 0.1."""

@@ -321,7 +321,7 @@ TOUCHES: tuple[Touch, ...] = (
         "SiriVerlTrainer subclasses it and answers trainer_mode 'sync' (verl branches on that name), wraps "
         "verl's checkpoint callback; the checkpoint hooks read the step and the run length; the trajectory "
         "viewer reads validation batches through the replay buffer and decodes them with the tokenizer",
-        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/phase_checkpoints.py"), INTERNAL,
         contains=(
             "self.checkpoint_callback = build_checkpoint_callback(config)",
             "self.trainer_mode = self.config.trainer.v1.trainer_mode",
@@ -335,7 +335,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.fit", _TRAINER_BASE, "(agent_loop_manager)",
         "a step ends with verl's scheduled save, then on_step_end (the weight sync): a wanted save is made "
         "first in on_step_end, in the state verl saves in",
-        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/phase_checkpoints.py"), INTERNAL,
         contains=("self._save_checkpoint()", "self.on_step_end()"),
     ),
     Touch(
@@ -388,7 +388,7 @@ TOUCHES: tuple[Touch, ...] = (
     Touch(
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync.on_step_end", "verl/trainer/ppo/v1/trainer_sync.py", "()",
         "overridden: a checkpoint a hook wants is saved before verl's weight sync wakes the rollout replicas",
-        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), INTERNAL,
+        ("siri_verl/trainer.py", "siri_verl/siri/phase_checkpoints.py"), INTERNAL,
         contains=("self.checkpoint_manager.update_weights(self.global_steps)",),
     ),
     Touch(
@@ -409,7 +409,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.v1.trainer_sync:PPOTrainerSync._save_checkpoint", _TRAINER_BASE, "()",
         "called for the steps SIRI keeps (phase ends) that verl's save_freq did not save; it ends in the "
         "checkpoint callback's on_save",
-        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), PRIVATE,
+        ("siri_verl/trainer.py", "siri_verl/siri/phase_checkpoints.py"), PRIVATE,
         contains=("self.checkpoint_callback.on_save(",),
     ),
     Touch(
@@ -422,7 +422,7 @@ TOUCHES: tuple[Touch, ...] = (
         "verl.trainer.ppo.checkpoint_callback:CheckpointCallback.on_save", "verl/trainer/ppo/checkpoint_callback.py",
         "(trainer, global_step, checkpoint_dir, async_save, **kwargs)",
         "overridden: runs the configured callback, then the registered checkpoint-saved hooks",
-        ("siri_verl/trainer.py", "siri_verl/siri/siri_tracking.py"), EXTENSION_POINT,
+        ("siri_verl/trainer.py", "siri_verl/siri/phase_checkpoints.py"), EXTENSION_POINT,
     ),
     Touch(
         "verl.trainer.ppo.checkpoint_callback:CheckpointCallback", "verl/trainer/ppo/checkpoint_callback.py",
@@ -729,9 +729,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("data.apply_chat_template_kwargs", _PPO_CONFIG, ("siri_verl/inftythink/inftythink_agent_loop.py",)),
     ConfigKey("trainer.n_gpus_per_node", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.nnodes", _PPO_CONFIG, ("siri_verl/checks.py",)),
-    ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/siri_tracking.py",)),
+    ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/phase_checkpoints.py",)),
     ConfigKey("trainer.total_training_steps", _PPO_CONFIG,
-              ("siri_verl/siri/preview.py", "siri_verl/bench/toy_study.py", "siri_verl/launch.py")),
+              ("siri_verl/siri/preview.py", "siri_verl/lab/toy_study.py", "siri_verl/launch.py")),
     ConfigKey("trainer.project_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/tracking/sweep.py")),
     ConfigKey("trainer.experiment_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/launch.py")),
     ConfigKey("trainer.logger", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/console.py")),

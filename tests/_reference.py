@@ -1,15 +1,28 @@
 """Test-only references that used to live in the package: the package never calls them.
 
+The InftyThink+ reference loop (``run_iterative``, ``arun_iterative``) drives
+``siri_verl.inftythink.protocol.IterativeState`` the way the agent loop and the iterative eval
+mode do, so the protocol's tests can run whole trajectories with an injected generator.
+
 Tests import this module as ``from _reference import ...`` (``tests/`` is on ``sys.path``, see
 ``_verl_paths.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import torch
 
 from siri_verl.errors import require_int
-from siri_verl.inftythink.protocol import DEFAULT_TAGS, Tags, join_prompt
+from siri_verl.inftythink.protocol import (
+    DEFAULT_TAGS,
+    GenerationResult,
+    IterativeState,
+    Tags,
+    TrajectoryResult,
+    join_prompt,
+)
 
 
 def length_capped_score(response_token_count: int, cap: int, finished: bool, base_score: float) -> float:
@@ -53,3 +66,38 @@ def server_logits(server, input_ids: list[list[int]]) -> torch.Tensor:
     """Raw logits ``(batch, seq, vocab)`` of an ``HFRolloutServer``'s model for equal-length inputs."""
     with torch.no_grad():
         return server.model(input_ids=torch.tensor(input_ids)).logits
+
+
+Generate = Callable[[list[dict], str, int], GenerationResult]
+"""``generate(messages, assistant_prefix, max_tokens)``: one segment's generation (sampling
+settings are the generator's business)."""
+
+
+def run_iterative(
+    generate: Generate, question: str, max_segments: int, segment_cap: int, tags: Tags = DEFAULT_TAGS
+) -> TrajectoryResult:
+    """Run one trajectory: at most ``max_segments`` (phi) calls of at most ``segment_cap`` (eta)
+    tokens each. The package drives :class:`IterativeState` itself (verl's agent loop, the
+    iterative eval mode); this is the protocol's reference loop for its tests."""
+    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
+    state = IterativeState(question, max_segments, tags)
+    while not state.done:
+        messages, prefix = state.next_prompt()
+        state.record(generate(messages, prefix, segment_cap))
+    return state.result()
+
+
+async def arun_iterative(
+    generate: Callable[[list[dict], str, int], Awaitable[GenerationResult]],
+    question: str,
+    max_segments: int,
+    segment_cap: int,
+    tags: Tags = DEFAULT_TAGS,
+) -> TrajectoryResult:
+    """:func:`run_iterative` with an async generator (for verl's async agent loops)."""
+    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
+    state = IterativeState(question, max_segments, tags)
+    while not state.done:
+        messages, prefix = state.next_prompt()
+        state.record(await generate(messages, prefix, segment_cap))
+    return state.result()

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from omegaconf import OmegaConf
+from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.rollout.replica import TokenOutput
 
 
@@ -88,3 +90,23 @@ class BuiltInLoop:
     """A server manager to be built inside the agent loop's event loop, by ``make()``."""
 
     make: object
+
+
+def loop_config(**siri_verl):
+    """The config sections an agent loop reads, with ``siri_verl.*`` settings overridden."""
+    return OmegaConf.create({
+        "actor_rollout_ref": {"rollout": {"prompt_length": 256, "response_length": 256, "multi_turn": {}}},
+        "data": {"apply_chat_template_kwargs": {}},
+        "schedule": {"shape": "constant", "length": 256},
+        "inftythink": {"max_segments": 4, "segment_cap": 256, "reward_variant": "task", "schedule_target": "none"},
+        "siri_verl": {"uncapped_splits": ["val", "test"], **siri_verl},
+    })  # fmt: skip
+
+
+def build_loop(cls, tokenizer, server=None, config=None):
+    """Build an agent loop as verl's worker does (R1-Distill's ``hf_model_type``, qwen2)."""
+    config = config or loop_config()
+    return cls(
+        trainer_config=DictConfigWrap(config), server_manager=server, tokenizer=tokenizer, processor=None,
+        dataset_cls=None, data_config=DictConfigWrap(config.data), hf_model_type="qwen2",
+    )  # fmt: skip

@@ -36,7 +36,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_path() -> Path:
-    from siri_verl.models.tiny import ensure_tiny_model
+    from siri_verl.lab.tiny import ensure_tiny_model
 
     return ensure_tiny_model()
 

@@ -1,5 +1,6 @@
-"""Compose-time checks: the per-GPU token budgets against verl's own assertion, and every
-problem of a GPU recipe reported on a machine without GPUs, config problems first."""
+"""siri_verl/checks.py: compose-time checks refuse an impossible config, naming the key; the
+per-GPU token budgets against verl's own assertion; every problem of a GPU recipe reported on a
+machine without GPUs, config problems first."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from omegaconf import OmegaConf
 from tensordict import TensorDict
 from verl.utils.seqlen_balancing import rearrange_micro_batches
 
-from siri_verl.checks import TOKEN_BUDGETS, ConfigError, longest_row, token_budgets_cover_the_longest_row
+from siri_verl.checks import TOKEN_BUDGETS, ConfigError, longest_row, run_checks, token_budgets_cover_the_longest_row
 from siri_verl.config import compose_recipe, recipe_names
 
 
@@ -99,3 +100,19 @@ def test_a_gpu_recipe_on_a_laptop_lists_every_config_problem_before_the_gpus(tmp
     budget, data, health, gpus = (error.index(s) for s in (
         "ppo_max_token_len_per_gpu = 4096", "missing data files", "siri_verl.health.action", "needs 8 CUDA GPU(s)"))  # fmt: skip
     assert gpus > max(budget, data, health), error
+
+
+def choices_of(cfg) -> dict:
+    return dict(cfg.hydra.runtime.choices)
+
+
+def test_an_impossible_schedule_is_refused_naming_the_key():
+    cfg = compose_recipe("tiny", ["schedule.l_min=100"])
+    with pytest.raises(ConfigError, match=r"schedule\.l_min"):
+        run_checks(cfg, choices_of(cfg))
+
+
+def test_response_length_below_schedule_maximum_is_refused():
+    cfg = compose_recipe("tiny", ["data.max_response_length=30"])
+    with pytest.raises(ConfigError, match=r"data\.max_response_length"):
+        run_checks(cfg, choices_of(cfg))

@@ -39,13 +39,11 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("siri_verl.siri.paper",),
     ("siri_verl.verl_api",),
     ("siri_verl.assets",),
+    ("siri_verl.lab.toy_study",),
 ]
 
 # Modules with a __main__ block that are not commands of this project.
-NOT_COMMANDS = {
-    "siri_verl.bench.toy_study": "the study's eval lanes run as this module (internal); the command is "
-    "python -m siri_verl.bench toy_study, covered above",
-}
+NOT_COMMANDS: dict[str, str] = {}
 
 
 def _module_of(path: Path) -> str:

@@ -1,10 +1,13 @@
-"""The package's layers: leaves import no verl and no compose-time checks; no import cycles.
+"""The package's layers: leaves import no verl and no compose-time checks; no import cycles;
+the plugin never imports the lab.
 
 ``siri_verl/errors.py`` is the leaf every module validates with; the pure modules (the
 schedule, the InftyThink protocol and settings, the reward shaping) must stay importable
 without verl and without ``siri_verl.checks``, which imports them. Cycles are counted over
-module-level imports only: an import inside a function runs later and is not part of the
-graph (but a lazy import that only dodged a cycle would show as one once made module-level).
+every import a module can run, those inside functions included (a lazy import that dodges a
+cycle at import time is still a cycle of the design); only an ``if TYPE_CHECKING:`` block is
+left out, since it never runs. The lab (``siri_verl/lab/``) sits on top: it reaches the plugin's
+registries through the ``siri_verl.catalogues`` entry points, and no plugin module imports it.
 """
 
 from __future__ import annotations
@@ -53,16 +56,37 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _module_level_imports(path: Path, modules: set[str]) -> set[str]:
-    """The siri_verl modules ``path`` imports at module level (``from pkg import mod`` counts as mod)."""
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _import_nodes(tree: ast.AST):
+    """Every import statement anywhere in ``tree`` (functions and classes included), except
+    under ``if TYPE_CHECKING:`` (its ``else:`` branch runs and counts)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif _is_type_checking_block(node):
+            for child in node.orelse:
+                yield from _import_nodes(ast.Module(body=[child], type_ignores=[]))
+        else:
+            yield from _import_nodes(node)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The siri_verl modules ``path`` imports anywhere (``from pkg import mod`` counts as mod)."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     tree = ast.parse(path.read_text(), filename=str(path))
-    for node in tree.body:  # top level only; `if TYPE_CHECKING:` blocks are not run
+    for node in _import_nodes(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
+        else:
             base = node.module or ""
             if node.level:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
@@ -81,7 +105,7 @@ def _module_level_imports(path: Path, modules: set[str]) -> set[str]:
 def _import_graph() -> dict[str, set[str]]:
     paths = sorted(PACKAGE.rglob("*.py"))
     modules = {_module_name(path) for path in paths}
-    graph = {_module_name(path): _module_level_imports(path, modules) for path in paths}
+    graph = {_module_name(path): _imports(path, modules) for path in paths}
     for module in modules:  # importing a.b.c runs a/__init__ and a/b/__init__ first
         parent = module.rpartition(".")[0]
         while parent:
@@ -133,7 +157,33 @@ def _without_package_inits(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_no_import_cycles_among_siri_verl_modules():
     cycles = _cycles(_without_package_inits(_import_graph()))
-    assert not cycles, "module-level import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+    assert not cycles, "import cycles (lazy imports included):\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_imports_inside_functions_count_and_type_checking_blocks_do_not():
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from siri_verl import b\nelse:\n    import siri_verl.c\n"
+        "def f():\n    from siri_verl.d import thing\n"
+        "class K:\n    def g(self):\n        import siri_verl.e\n"
+    )
+    names = set()
+    for node in _import_nodes(tree):
+        names |= {node.module} if isinstance(node, ast.ImportFrom) else {alias.name for alias in node.names}
+    assert names == {"typing", "siri_verl.c", "siri_verl.d", "siri_verl.e"}
+
+
+def test_no_plugin_module_imports_the_lab():
+    """The lab (siri_verl/lab/) is the toy study's: a cluster user's plugin must not need it.
+    It registers its assets and backend through the ``siri_verl.catalogues`` entry points."""
+    graph = _import_graph()
+    offenders = {
+        module: sorted(t for t in targets if t == "siri_verl.lab" or t.startswith("siri_verl.lab."))
+        for module, targets in graph.items()
+        if not (module == "siri_verl.lab" or module.startswith("siri_verl.lab."))
+    }
+    offenders = {module: targets for module, targets in offenders.items() if targets}
+    assert not offenders, f"plugin modules importing the lab: {offenders}"
 
 
 def test_the_cycle_finder_finds_one():

@@ -36,8 +36,10 @@ def test_wheel_ships_configs_and_recipes(wheel):
     for config in [*(REPO / "conf").rglob("*.yaml"), *(REPO / "recipes").glob("*.yaml")]:
         relative = config.relative_to(REPO / "conf") if config.is_relative_to(REPO / "conf") else Path("recipe") / config.name
         assert f"siri_verl/_conf/{relative.as_posix()}" in names, relative
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "siri_verl = siri_verl.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "siri_verl = siri_verl.plugin" in entry_points
+    # the catalogues the asset and generation-backend registries load (siri_verl/catalogues.py)
+    assert "lab = siri_verl.lab.catalogue" in entry_points and "r1_distill = siri_verl.models.r1_distill" in entry_points
 
 
 def test_the_installed_wheel_runs_from_another_directory(wheel, tmp_path):

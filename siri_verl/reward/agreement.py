@@ -17,12 +17,29 @@ from pathlib import Path
 
 from siri_verl.reward.extract import last_boxed
 
-REPO = Path(__file__).resolve().parents[2]
+# Where the benchmark files are when no directory is passed: a directory holding benchmarks/.
+DATA_ENV = "SIRI_VERL_SHARED_DATA"
+BENCHMARK_FILES = (
+    "math500.jsonl", "minerva_math.jsonl", "aime24.jsonl", "aime25.jsonl", "amc23.jsonl", "amc_2022_2023.json",
+    "olympiadbench.jsonl", "gpqa_diamond_mcq.jsonl",
+)  # fmt: skip
 
 
-def shared_data_dir() -> Path:
-    """``../shared/data`` beside the checkout, or ``$SIRI_VERL_SHARED_DATA``."""
-    return Path(os.environ.get("SIRI_VERL_SHARED_DATA", REPO.parent / "shared" / "data"))
+def benchmark_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The directory whose ``benchmarks/`` holds :data:`BENCHMARK_FILES`: ``data_dir``, else
+    ``$SIRI_VERL_SHARED_DATA``. Raises ``FileNotFoundError`` naming what to set when neither is
+    given or the directory has no ``benchmarks/``."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    if not chosen:
+        raise FileNotFoundError(
+            f"no benchmark data: pass --data-dir DIR (or data_dir=) or set {DATA_ENV}=DIR, a directory whose "
+            f"benchmarks/ holds {', '.join(BENCHMARK_FILES)}"
+        )
+    path = Path(chosen)
+    if not (path / "benchmarks").is_dir():
+        origin = "data_dir" if data_dir else DATA_ENV
+        raise FileNotFoundError(f"{path / 'benchmarks'} is not a directory ({origin}={chosen})")
+    return path
 
 
 @dataclass
@@ -65,8 +82,8 @@ def _boxed_response(reasoning: str, answer: str) -> str:
     return f"{reasoning}\n</think>\n\nThe final answer is $\\boxed{{{answer}}}$."
 
 
-def load_cases(data_dir: Path | None = None) -> list[Case]:
-    bench = (data_dir or shared_data_dir()) / "benchmarks"
+def load_cases(data_dir: str | os.PathLike | None = None) -> list[Case]:
+    bench = benchmark_data_dir(data_dir) / "benchmarks"
     cases: list[Case] = []
 
     def add(dataset: str, i: int, gold, response: str, answer: str) -> None:
@@ -92,7 +109,7 @@ def load_cases(data_dir: Path | None = None) -> list[Case]:
     return cases
 
 
-def run_agreement(data_dir: Path | None = None, num_workers: int | None = None) -> dict:
+def run_agreement(data_dir: str | os.PathLike | None = None, num_workers: int | None = None) -> dict:
     """Score every case both ways; returns rates and the list of disagreements."""
     from siri_verl.reward.score import score_batch
 

@@ -16,7 +16,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-from siri_verl.reward.deadline import warn_once
+from siri_verl.reward.deadline import DeadlinePool, get_pool, warn_once
 
 DEFAULT_TIMEOUT_S = 5.0
 # The reason of an answer that could not be checked at all (no worker could run math-verify on
@@ -179,6 +179,14 @@ def warm_up() -> None:
         raise RuntimeError(f"math-verify warm-up: {WARM_UP_ITEM[0]!r} vs {WARM_UP_ITEM[1]!r} was not found equal")
 
 
+def math_verify_pool(num_workers: int | None = None) -> DeadlinePool:
+    """The process-wide pool that runs :func:`math_verify_check` under a deadline, each worker
+    warmed up by :func:`warm_up` (size: ``SIRI_VERL_REWARD_WORKERS`` or 1 by default, enough for
+    one-at-a-time ``compute_score``, whose fast path runs in-process and sends only the hard
+    items here)."""
+    return get_pool(num_workers, warm_up=warm_up)
+
+
 def check_answer(pred: str | None, gold, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[bool, str]:
     """(acc, reason) for an extracted answer against a gold answer; reason is one of
     ``correct``, ``wrong``, ``no_answer``, ``timeout``, ``checker_error``. Never raises;
@@ -186,9 +194,7 @@ def check_answer(pred: str | None, gold, timeout_s: float = DEFAULT_TIMEOUT_S) -
     verdict, reason = decide_fast(pred, gold)
     if reason is not None:
         return verdict, reason
-    from siri_verl.reward.deadline import get_pool
-
-    status, value = get_pool().run(math_verify_check, (pred, gold_to_str(gold)), timeout_s)
+    status, value = math_verify_pool().run(math_verify_check, (pred, gold_to_str(gold)), timeout_s)
     return _verdict(status, value)
 
 

@@ -328,24 +328,24 @@ class DeadlinePool:
             w.kill()
 
 
-_pools: dict[int, DeadlinePool] = {}
+_pools: dict[tuple[int, Callable[[], Any] | None], DeadlinePool] = {}
 _pools_lock = threading.Lock()
 
 
-def get_pool(num_workers: int | None = None) -> DeadlinePool:
-    """The process-wide math-verify pool of that size (created on first use, closed at exit).
+def get_pool(num_workers: int | None = None, warm_up: Callable[[], Any] | None = None) -> DeadlinePool:
+    """The process-wide pool of that size and warm-up (created on first use, closed at exit).
 
-    Default size: ``SIRI_VERL_REWARD_WORKERS`` or 1 — enough for one-at-a-time ``compute_score``,
-    whose fast path runs in-process and sends only the hard items here.
+    Default size: ``SIRI_VERL_REWARD_WORKERS`` or 1. The caller brings the warm-up its work needs
+    (the answer checker's: ``siri_verl.reward.checker.math_verify_pool``); this module knows no
+    particular work.
     """
-    from siri_verl.reward.checker import warm_up
-
     n = num_workers or int(os.environ.get("SIRI_VERL_REWARD_WORKERS", "1"))
     memory_limit_mb = int(os.environ.get("SIRI_VERL_REWARD_MEMORY_MB", DEFAULT_MEMORY_LIMIT_MB))
+    key = (n, warm_up)
     with _pools_lock:
-        if n not in _pools or os.getpid() != _pools[n]._owner_pid:
-            _pools[n] = DeadlinePool(n, memory_limit_mb=memory_limit_mb, warm_up=warm_up)
-        return _pools[n]
+        if key not in _pools or os.getpid() != _pools[key]._owner_pid:
+            _pools[key] = DeadlinePool(n, memory_limit_mb=memory_limit_mb, warm_up=warm_up)
+        return _pools[key]
 
 
 @atexit.register

@@ -1,7 +1,7 @@
 """verl reward entry points: ``compute_score`` (one response) and ``score_batch`` (many, in parallel).
 
 Recipes do not name this module: each gets its reward from its agent loop's config
-(``conf/agent_loop/*.yaml``; the pairing is ``siri_verl/reward/routing.py``). This is the answer
+(``conf/agent_loop/*.yaml``; tests/reward/test_reward_path_on_cpu.py checks the pairing). This is the answer
 check under every one of those rewards: SIRI's (``siri_verl.siri.siri_reward``) and InftyThink's
 (``siri_verl.inftythink.inftythink_reward``) call :func:`compute_score`, and verl's own
 ``single_turn_agent`` loop is scored by it directly (``pkg://siri_verl.reward``).
@@ -35,8 +35,8 @@ from siri_verl.reward.checker import (
     decide_fast,
     gold_to_str,
     math_verify_check,
+    math_verify_pool,
 )
-from siri_verl.reward.deadline import get_pool
 
 
 def _option(name: str, extra_info: dict | None, kwargs: dict, default: Any) -> Any:
@@ -77,7 +77,7 @@ def compute_score(data_source=None, solution_str="", ground_truth="", extra_info
         return done
     timeout_s = float(_option("timeout_s", extra_info, kwargs, DEFAULT_TIMEOUT_S))
     try:
-        status, value = get_pool().run(math_verify_check, (pred, gold), timeout_s)
+        status, value = math_verify_pool().run(math_verify_check, (pred, gold), timeout_s)
     except Exception as e:
         status, value = "error", str(e)
     return _scored(status, value, pred)
@@ -102,7 +102,7 @@ def score_batch(items: Iterable[dict | Sequence], num_workers: int | None = None
     if pending:
         n = num_workers or int(os.environ.get("SIRI_VERL_REWARD_WORKERS", 0)) or min(4, os.cpu_count() or 1)
         try:
-            outcomes = get_pool(n).map(math_verify_check, [(p, g) for _, p, g in pending], timeout_s)
+            outcomes = math_verify_pool(n).map(math_verify_check, [(p, g) for _, p, g in pending], timeout_s)
         except Exception as e:
             outcomes = [("error", str(e))] * len(pending)
         for (i, pred, _), (status, value) in zip(pending, outcomes):

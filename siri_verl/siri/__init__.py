@@ -15,7 +15,7 @@ a capped response scores 0         ``reward.custom_reward_function.path``       
 DAPO's overlong penalty vs L(t)    ``reward.custom_reward_function.reward_kwargs``  ``siri/overlong.py:overlong_penalty``
                                    ``.overlong_cache_len``
 per-step ``siri/*`` metrics        (always, with ``siri_length``)                   ``siri/siri_tracking.py:siri_metrics``
-SIRI-low / SIRI-high checkpoints   ``siri_verl.keep_phase_end_checkpoints``         ``siri/siri_tracking.py:keep_phase_end_checkpoint``
+SIRI-low / SIRI-high checkpoints   ``siri_verl.keep_phase_end_checkpoints``         ``siri/phase_checkpoints.py:keep_phase_end_checkpoint``
 preview L(t) without training      ``python -m siri_verl.schedule recipe=NAME``     ``siri/preview.py:main``
 the paper's table vs the recipes   ``python -m siri_verl.siri.paper``               ``siri/paper.py:main``
 =================================  ===============================================  ==============================================================

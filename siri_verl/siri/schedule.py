@@ -83,7 +83,6 @@ from typing import (
     Any,
     Callable,
     ClassVar,
-    Iterable,
     Literal,
     Mapping,
     NamedTuple,
@@ -112,7 +111,6 @@ __all__ = [
     "StairSchedule",
     "build_schedule",
     "register_schedule",
-    "schedule_names",
     "schedule_of",
 ]
 
@@ -527,11 +525,6 @@ def build_schedule(cfg: Mapping[str, Any]) -> Schedule:
             f"{_PREFIX}{key} is not used by shape {shape!r}; it reads {', '.join(sorted(accepted))}"
         )
     return cls.from_config({k: v for k, v in cfg.items() if k in accepted})
-
-
-def schedule_names() -> Iterable[str]:
-    """Registered shape names, sorted."""
-    return sorted(SCHEDULES)
 
 
 @lru_cache(maxsize=8)

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from siri_verl.backends.cpu import rollout
 from siri_verl.backends.cpu.hf_sampler import generate_batch, processed_logprobs
 from siri_verl.generation import SamplingSettings
-from siri_verl.models.tiny import TinyModelSpec, ensure_tiny_model
+from siri_verl.lab.tiny import TinyModelSpec, ensure_tiny_model
 
 PROMPT_LENGTH = 32
 RESPONSE_LENGTH = 12

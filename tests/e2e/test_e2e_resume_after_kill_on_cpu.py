@@ -166,7 +166,7 @@ def test_the_cap_over_both_jobs_is_the_schedule_with_no_gap_or_repeat(killed_and
 def test_phase_ends_kept_before_the_kill_are_unchanged_and_the_later_ones_kept(killed_and_resumed):
     """Step 2's kept copy is untouched; step 4's, cut by the kill, is kept again on the resume
     from it, identical to what it was; no half copy is left."""
-    from siri_verl.siri.siri_tracking import KEPT_MANIFEST
+    from siri_verl.siri.phase_checkpoints import KEPT_MANIFEST
 
     _, runs, checkpoints, kept_before = killed_and_resumed
     kept = checkpoints / "siri_phase_ends"

@@ -1,6 +1,6 @@
 """The toy study's CI smoke test: the whole command, shrunk to one step of each arm type.
 
-``python -m siri_verl.bench toy_study`` is a benchmark (about 45 minutes on 2 cores,
+``python -m siri_verl.lab.toy_study`` is a benchmark (about 45 minutes on 2 cores,
 results/toy_study.md), not a test. This runs the same command end to end in about two minutes:
 one training step of a SIRI-side arm (the ``siri_length`` agent loop) and of an InftyThink+ arm
 (the ``inftythink`` agent loop) as Hydra multiruns two at a time, the evals of their checkpoints
@@ -23,7 +23,7 @@ ARMS = ["warm start", "constant cap", "cold start only", "InftyThink+ T"]
 
 def _study(out, results, *extra):
     command = [
-        sys.executable, "-m", "siri_verl.bench", "toy_study", "--out", str(out), "--results-dir", str(results),
+        sys.executable, "-m", "siri_verl.lab.toy_study", "--out", str(out), "--results-dir", str(results),
         "--seeds", "0", "--steps", "1", "--limit", "2", "--n", "2", "--start-model", "toy_reasoner_base",
         "--arms", *ARMS, *extra,
         # 2 prompts x 2 samples: the untrained model writes to every cap, so the step costs little.

@@ -18,14 +18,14 @@ import time
 import pandas as pd
 import pytest
 
-from siri_verl.data import running_sums as rs
+from siri_verl.lab import running_sums as rs
 
 ROWS = 150
 
 
 @pytest.fixture(scope="module")
 def toy_tokenizer_dir():
-    from siri_verl.models.toy_reasoner import ensure_toy_reasoner_base
+    from siri_verl.lab.toy_reasoner import ensure_toy_reasoner_base
 
     return ensure_toy_reasoner_base()
 

@@ -87,7 +87,7 @@ def _run(args, backend):
 def coldstart_run(tmp_path_factory, tiny_model_path):
     """Run on the first 2 rows, simulate a kill in the middle of writing a progress line, then
     rerun on the whole file with the same --out."""
-    from siri_verl.generation import make_backend
+    from siri_verl.generation_backends import make_backend
 
     tmp = tmp_path_factory.mktemp("coldstart")
     write_traces(tmp / "traces.jsonl")

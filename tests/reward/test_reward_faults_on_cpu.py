@@ -20,7 +20,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from siri_verl.reward import deadline
-from siri_verl.reward.checker import CHECKER_ERROR, WARM_UP_ITEM, _verdict, decide_fast, math_verify_check, warm_up
+from siri_verl.reward.checker import (
+    CHECKER_ERROR,
+    WARM_UP_ITEM,
+    _verdict,
+    decide_fast,
+    math_verify_check,
+    math_verify_pool,
+    warm_up,
+)
 from siri_verl.reward.deadline import DeadlinePool
 
 # Only math-verify decides this item (decide_fast leaves it open); it is correct.
@@ -155,17 +163,7 @@ def test_deadline_covers_the_check_not_the_warm_up():
     finally:
         pool.close()
     warm_up()  # the checker's own warm-up is a real parse-and-verify that must succeed
-    assert deadline.get_pool()._warm_up is warm_up
-
-
-def test_checker_errors_reach_the_step_metrics():
-    from siri_verl.trainer import RolloutRow, checker_error_metrics
-
-    reasons = ["correct", CHECKER_ERROR, "wrong", CHECKER_ERROR, "timeout"]
-    rows = [RolloutRow(3, 0.0, {"reward_extra_info": {"reason": r}}) for r in reasons]
-    assert checker_error_metrics(None, 1, rows) == {"reward/checker_errors": 2.0}
-    assert checker_error_metrics(None, 1, rows[:1]) == {"reward/checker_errors": 0.0}
-    assert checker_error_metrics(None, 1, [RolloutRow(3, 0.0, {})]) == {}
+    assert math_verify_pool()._warm_up is warm_up
 
 
 def test_eval_summary_counts_checker_errors_and_warns(tmp_path: Path, capsys):

@@ -9,7 +9,8 @@ manager and reward function are the ones the recipe selects, loaded by verl's
 is a direct call.
 
 Also: every shipped recipe scores with the reward paired with its agent loop
-(siri_verl/reward/routing.py).
+(:data:`REWARD_MODULE_OF_AGENT_LOOP` below: ``conf/agent_loop/<option>.yaml`` sets the reward
+beside ``default_agent_loop``, and every recipe gets its reward by choosing its agent loop).
 """
 
 from __future__ import annotations
@@ -31,8 +32,30 @@ from verl.utils.import_utils import load_extern_object
 import siri_verl.plugin  # noqa: F401  (what every verl process imports: registers the reward manager)
 from siri_verl.config import compose_recipe, conf_dir, recipe_names
 from siri_verl.inftythink.inftythink_agent_loop import InftyThinkAgentLoop
-from siri_verl.reward.manager import TrajectoryRewardManager
-from siri_verl.reward.routing import REWARD_FUNCTION_NAME, REWARD_MANAGER_NAME, reward_path
+from siri_verl.reward.manager import MANAGER_NAME, TrajectoryRewardManager
+
+# An agent loop decides what its rows mean (one response; or a trajectory of segments whose final
+# row carries the trajectory's fields), so the reward that reads them belongs to the loop. verl's
+# ``actor_rollout_ref.rollout.agent.default_agent_loop`` -> the module whose ``compute_score``
+# (verl's custom reward signature) scores its rows.
+REWARD_MODULE_OF_AGENT_LOOP: dict[str, str] = {
+    # SIRI: the answer check, 0 over the step's cap L(t), optional overlong punishment.
+    "siri_length": "siri_verl.siri.siri_reward",
+    # InftyThink+: the trajectory's task reward (T or T+E) from the final segment's conclusion.
+    "inftythink": "siri_verl.inftythink.inftythink_reward",
+    # verl's own single-turn loop: the plain answer check.
+    "single_turn_agent": "siri_verl.reward",
+}
+REWARD_FUNCTION_NAME = "compute_score"
+# Every loop's rows go through the manager that scores the final row as generated
+# (siri_verl/reward/manager.py); for one-row loops it is verl's naive manager.
+REWARD_MANAGER_NAME = MANAGER_NAME
+
+
+def reward_path(agent_loop: str) -> str:
+    """``reward.custom_reward_function.path`` for ``agent_loop``, in verl's ``pkg://`` form."""
+    assert agent_loop in REWARD_MODULE_OF_AGENT_LOOP, f"no reward paired with agent loop {agent_loop!r} here"
+    return f"pkg://{REWARD_MODULE_OF_AGENT_LOOP[agent_loop]}"
 
 PAD_ID = 0  # what _compute_score pads every row with (torch pad_sequence padding_value=0)
 RECIPE = "inftythink_rl_task"  # the paper's InftyThink+ row (reward T: a correct trajectory scores 1)

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf, open_dict
 
 from siri_verl.checks import ConfigError, run_checks
 from siri_verl.config import compose_recipe
-from siri_verl.siri.siri_tracking import KEPT_MANIFEST, PHASE_END_DIR, keep_checkpoint
+from siri_verl.siri.phase_checkpoints import KEPT_MANIFEST, PHASE_END_DIR, keep_checkpoint
 
 
 def write_verl_checkpoint(step_dir: Path, weight: float) -> None:

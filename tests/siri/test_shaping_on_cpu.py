@@ -7,24 +7,36 @@ from _reference import length_capped_score
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siri_verl.siri import siri_reward
 from siri_verl.siri.overlong import overlong_penalty
 
 
-def test_length_capped_score_cap_behaviour():
-    assert length_capped_score(100, 128, True, 1.0) == 1.0
-    assert length_capped_score(128, 128, True, 1.0) == 1.0  # exactly at the cap still counts
-    assert length_capped_score(129, 128, True, 1.0) == 0.0  # over the cap
-    assert length_capped_score(128, 128, False, 1.0) == 0.0  # truncated at the cap
-    assert length_capped_score(10, 128, False, 1.0) == 0.0  # unfinished for any other reason
-    assert length_capped_score(10, 128, True, 0.0) == 0.0
-    assert length_capped_score(0, 1, True, 0.5) == 0.5
-    assert isinstance(length_capped_score(10, 128, True, 1), float)
+@pytest.mark.parametrize(
+    "tokens, cap, finished, correct",
+    [
+        (100, 128, True, True),
+        (128, 128, True, True),  # exactly at the cap still counts
+        (128, 128, False, True),  # truncated at the cap
+        (10, 128, False, True),  # unfinished for any other reason (max_model_len)
+        (10, 128, True, False),
+        (0, 1, True, True),
+    ],
+)
+def test_siri_reward_is_the_papers_length_capped_score(tokens, cap, finished, correct):
+    """The package scores from the ``siri_length`` loop's ``truncated`` flag (the loop never
+    generates past L(t)); the paper's formula (tests/_reference.py) from lengths: the same score."""
+    response = "<think>3+4</think> The answer is $\\boxed{7}$."
+    extra_info = {"truncated": not finished, "response_tokens": tokens, "siri_cap": cap}
+    scored = siri_reward.compute_score("math", response, "7" if correct else "8", extra_info)
+    assert scored["score"] == length_capped_score(tokens, cap, finished, 1.0 if correct else 0.0)
+    assert scored["response_tokens"] == float(tokens)
 
 
-@pytest.mark.parametrize("args", [(-1, 10, True, 1.0), (5, 0, True, 1.0)])
-def test_length_capped_score_rejects_bad_counts(args):
-    with pytest.raises(ValueError):
-        length_capped_score(*args)
+def test_the_papers_formula_scores_0_over_the_cap_and_rejects_bad_counts():
+    assert length_capped_score(129, 128, True, 1.0) == 0.0  # a length the loop cannot produce
+    for args in ((-1, 10, True, 1.0), (5, 0, True, 1.0)):
+        with pytest.raises(ValueError):
+            length_capped_score(*args)
 
 
 def test_overlong_penalty_boundaries():

@@ -182,7 +182,7 @@ def test_the_phase_end_tags_of_a_continued_run_keep_the_ends_from_before_the_res
     run it continues already lists step 3's checkpoint, kept before the kill."""
     from types import SimpleNamespace
 
-    from siri_verl.siri.siri_tracking import keep_phase_end_checkpoint
+    from siri_verl.siri.phase_checkpoints import keep_phase_end_checkpoint
 
     cfg = job(tiny_cfg, tmp_path)
     cfg.siri_verl.keep_phase_end_checkpoints = True

@@ -1,6 +1,6 @@
 """Batched sampling with a Hugging Face causal LM: the engine behind the CPU rollout server
 (``siri_verl/backends/cpu/rollout.py``) and the ``cpu`` offline generation backend
-(``siri_verl/generation.py``), which also defines the sampling settings it takes.
+(``siri_verl/generation_backends.py``); the sampling settings it takes are ``siri_verl/generation.py``'s.
 
 Pure torch, no Ray, so the tests can check it directly against a teacher-forced forward pass.
 Log-probs are those of the distribution actually sampled from: logits divided by the

@@ -1,4 +1,4 @@
-"""The toy reasoner's SFT builds (siri_verl/models/toy_reasoner.py) through the real SFT path.
+"""The toy reasoner's SFT builds (siri_verl/lab/toy_reasoner.py) through the real SFT path.
 
 ``test_sft_build_publishes_the_final_hf_model_once`` is the one smoke test of
 ``python -m siri_verl.sft recipe=toy_warmstart`` in the default suite (2 steps on a tiny data set,
@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from siri_verl.data import running_sums as rs
-from siri_verl.models import toy_reasoner
+from siri_verl.lab import running_sums as rs
+from siri_verl.lab import toy_reasoner
 
 SLOW = pytest.mark.skipif(
     os.environ.get("SIRI_VERL_SLOW_TESTS") != "1", reason="builds a model for minutes; set SIRI_VERL_SLOW_TESTS=1"
@@ -80,7 +80,8 @@ def test_a_build_runs_on_every_core_and_in_its_own_mlflow_run_whatever_its_calle
 @SLOW
 def test_warm_start_and_cold_start_models_answer(tmp_path):
     """The full builds from the default data, then greedy answers on held-out problems."""
-    from siri_verl.generation import SamplingSettings, make_backend
+    from siri_verl.generation import SamplingSettings
+    from siri_verl.generation_backends import make_backend
     from siri_verl.reward import compute_score
 
     warm = toy_reasoner.ensure_toy_warmstart()

@@ -4,7 +4,7 @@ Everything is made offline and cached under ``cache_root()`` keyed by what it wa
 
 1. :func:`build_tokenizer`: one token per character of printable ASCII and ``\\n``, plus single
    tokens for the R1-style tags, ``\\boxed{`` and the paragraph break ``\\n\\n``, with the
-   DeepSeek-R1-Distill special tokens and chat template of :mod:`siri_verl.models.tiny`. Token
+   DeepSeek-R1-Distill special tokens and chat template of :mod:`siri_verl.lab.tiny`. Token
    counts are predictable: a running-sum step such as ``S10+8=18`` and its paragraph break are
    9 tokens.
 2. :func:`ensure_toy_reasoner_base`: a randomly initialised Qwen2 (hidden 128, 4 layers, about
@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from siri_verl import console
-from siri_verl.models.tiny import (
+from siri_verl.assets import cache_root, publish_atomically
+from siri_verl.lab.tiny import (
     ASSISTANT,
     BOS,
     CHAT_TEMPLATE,
@@ -46,8 +47,6 @@ from siri_verl.models.tiny import (
     TAG_TOKENS,
     USER,
     build_model,
-    cache_root,
-    publish_atomically,
 )
 
 # One token each: every printable ASCII character and the line break.
@@ -248,20 +247,20 @@ def run_sft_build(
 
 def ensure_toy_warmstart(root: Path | None = None) -> Path:
     """The warm-start policy: ``recipe=toy_warmstart`` from the base model on the SFT rows."""
-    from siri_verl.data.running_sums import ensure_dataset
+    from siri_verl.lab.running_sums import ensure_dataset
 
     base, rows = ensure_toy_reasoner_base(root=root), ensure_dataset(root=root)["running_sums_sft"]
     return run_sft_build("toy-warmstart", "toy_warmstart", {"model.path": base, "data.train_files": rows}, root=root)
 
 
 def build_coldstart_data(out: Path, traces: Path, tokenizer_dir: Path, eta: int = TOY_ETA) -> Path:
-    """``python -m siri_verl.inftythink.coldstart`` on the long traces with the rule summariser;
-    returns ``<out>/train.parquet``."""
+    """The cold start (``siri_verl.inftythink.coldstart``) on the long traces with the rule
+    summariser; returns ``<out>/train.parquet``."""
     from siri_verl.inftythink import coldstart
 
-    args = ["--input", str(traces), "--out", str(out), "--backend", "toy_rule", "--summarizer", str(tokenizer_dir),
-            "--tokenizer", str(tokenizer_dir), "--eta", str(eta), "--max-retries", "0"]  # fmt: skip
-    summary = coldstart.run(coldstart.parse_args(args))
+    job = coldstart.ColdStartJob(input=str(traces), out=str(out), backend="toy_rule", summarizer=str(tokenizer_dir),
+                                 tokenizer=str(tokenizer_dir), eta=eta, max_retries=0)  # fmt: skip
+    summary = coldstart.run(job)
     if summary["malformed"] or summary["failed"]:
         raise RuntimeError(f"cold start on {traces}: {summary}")
     return out / "train.parquet"
@@ -271,7 +270,7 @@ def ensure_toy_inftythink(root: Path | None = None, eta: int = TOY_ETA) -> Path:
     """The InftyThink+ cold-start policy: segmented long traces, then
     ``recipe=toy_inftythink_coldstart`` from the warm start (which already adds digits, as
     R1-Distill already reasons before the paper's cold start)."""
-    from siri_verl.data.running_sums import ensure_dataset
+    from siri_verl.lab.running_sums import ensure_dataset
 
     warmstart = ensure_toy_warmstart(root)
     data = ensure_dataset(root=root)
@@ -286,8 +285,8 @@ def ensure_toy_inftythink(root: Path | None = None, eta: int = TOY_ETA) -> Path:
 def build_longcot_data(out: Path, traces: Path) -> Path:
     """The long traces as single-turn SFT rows (question, then the whole trace as one response,
     ``<think>\\n`` without loss): ``<out>/train.parquet``."""
-    from siri_verl.data.running_sums import ASSISTANT_PREFIX, write_sft_parquet
     from siri_verl.jsonl import read_lines
+    from siri_verl.lab.running_sums import ASSISTANT_PREFIX, write_sft_parquet
 
     rows = []
     for line in read_lines(traces):
@@ -302,7 +301,7 @@ def build_longcot_data(out: Path, traces: Path) -> Path:
 def ensure_toy_longcot(root: Path | None = None) -> Path:
     """The long-CoT baseline's starting policy: the cold start's long traces, unsegmented, then
     ``recipe=toy_longcot`` from the warm start."""
-    from siri_verl.data.running_sums import ensure_dataset
+    from siri_verl.lab.running_sums import ensure_dataset
 
     warmstart = ensure_toy_warmstart(root)
     traces = ensure_dataset(root=root)["long_sums_traces"]

@@ -23,14 +23,14 @@ Long problems (k = 10..24 by default) are the InftyThink+ side: their solution i
 the per-segment budget η (48 tokens of the toy tokenizer, about 5 steps). The state carried from
 one segment to the next is ``"<running sum>|<digits still to add>"`` (``41|5823``):
 :func:`summary_of` writes it from a summariser request, and the ``toy_rule`` generation backend
-(:mod:`siri_verl.generation`) serves it to ``python -m siri_verl.inftythink.coldstart``.
+(siri_verl/lab/rule_summariser.py) serves it to ``python -m siri_verl.inftythink.coldstart``.
 
 Splits are a function of the digits (:func:`split_of`, a hash), so no problem can be in two of
 ``train``, ``tune`` (hyper-parameter choices) and ``test`` (reported numbers), whatever the
 seeds and sizes asked for. Everything is deterministic given the seed.
 
 Writers: the verl RL parquet (:func:`write_rl_parquet`, the layout of
-:func:`siri_verl.data.toy.to_verl_row`), the warm-start SFT parquet (:func:`write_sft_parquet`,
+:func:`siri_verl.lab.toy_addition.to_verl_row`), the warm-start SFT parquet (:func:`write_sft_parquet`,
 the ``messages`` + ``assistant_prefix`` layout of ``InftyThinkSFTDataset``) and the long traces
 for the cold start (:func:`write_long_traces`, JSONL with ``question`` and ``trace``);
 :func:`write_dataset` writes them all from a :class:`RunningSumsSpec`.
@@ -160,7 +160,7 @@ def style_recheck_p(rng: random.Random, recheck_p: float) -> float:
 
 
 def to_verl_row(problem: SumProblem, index: int, data_source: str = DATA_SOURCE) -> dict:
-    """One verl RL row (the layout of :func:`siri_verl.data.toy.to_verl_row`)."""
+    """One verl RL row (the layout of :func:`siri_verl.lab.toy_addition.to_verl_row`)."""
     return {
         "data_source": data_source,
         "prompt": [{"role": "user", "content": problem.question}],
@@ -316,7 +316,7 @@ def write_dataset(out_dir: str | Path, spec: RunningSumsSpec = RunningSumsSpec()
 def ensure_dataset(spec: RunningSumsSpec = RunningSumsSpec(), root: Path | None = None) -> dict[str, Path]:
     """The files of :func:`write_dataset` under ``<cache>/data/running_sums-<key>``, written once
     (atomically: a half-written directory is never trusted)."""
-    from siri_verl.models.tiny import cache_root, publish_atomically
+    from siri_verl.assets import cache_root, publish_atomically
 
     target = (root or cache_root()) / "data" / f"running_sums-{spec.cache_key()}"
     if not target.is_dir():

@@ -1,9 +1,9 @@
-"""``python -m siri_verl.bench toy_study``: both papers' experiments at toy scale, on CPU.
+"""``python -m siri_verl.lab.toy_study``: both papers' experiments at toy scale, on CPU.
 
 The question a researcher asks first is "does it work?". This command answers it with the same
 recipes, agent loops, rewards, trainer mode, eval and MLflow code that the GPU recipes use; only
 the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the data (running sums,
-``siri_verl/data/running_sums.py``) and the lengths are scaled down. Steps:
+``siri_verl/lab/running_sums.py``) and the lengths are scaled down. Steps:
 
 1. **Train** every arm's recipe for every seed with Hydra multiruns of ``python -m siri_verl``
    (``-m recipe=toy_constant,toy_siri_cosine,... siri_verl.seed=S``), ``--jobs`` of them at a
@@ -17,10 +17,13 @@ the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the dat
    ``--jobs`` lanes at a time, each lane's torch on its share of the cores. Rows without training
    (the warm start, the cold start) are evaluated once per seed with that seed's sampling. An eval
    that finished (its ``summary.json``) is not run again.
-3. **Report** ``results/toy_study.md``: per arm the mean and 95% t-interval over seeds of
-   accuracy and tokens, ΔCRAcc against the warm start, per-call peak context, wall time; the
-   hypotheses H1-H5 with their criteria and verdicts; the Pareto plot of all arms and SIRI's
+3. **Report** ``results/toy_study.md`` (siri_verl/lab/study_report.py): per arm the mean and
+   95% t-interval over seeds of accuracy and tokens (siri_verl/lab/study_statistics.py), ΔCRAcc
+   against the warm start, per-call peak context, wall time; the hypotheses H1-H5 with their
+   criteria and verdicts (siri_verl/lab/verdicts.py); the Pareto plot of all arms and SIRI's
    L(t) against mean response length, both logged on the study's MLflow run.
+
+The arms (recipe, checkpoint, eval setting) are a table in siri_verl/lab/study_arms.py.
 
 ``--steps``, ``--limit`` and ``--start-model`` shrink the study (the CI smoke test,
 ``tests/e2e/test_toy_study_smoke_on_cpu.py``, runs one step of each arm type from an untrained model);
@@ -31,92 +34,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-ETA = 96  # per-call cap of the InftyThink arms (inftythink.segment_cap in recipes/_toy_inftythink.yaml)
-PROMPT_BUDGET = 64  # data.max_prompt_length of the InftyThink arms
-LONGCOT_CAP = 128  # the long-CoT arm's response cap (recipes/toy_longcot_rl.yaml): prompt + 128 <= 64 + 96
-EVAL_BATCH = 512  # samples per eval backend call (every sample of a benchmark at --limit 100, n 4)
-FULL_CONTEXT = 448  # the toy model's room for a response (512 positions less the prompt)
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One row of the study's table."""
-
-    name: str
-    # The recipe that trains it; None for a starting model evaluated as is.
-    recipe: str | None
-    # Which checkpoint of the recipe's run: "final", or "last_trough" (SIRI-low).
-    checkpoint: str
-    # The starting model (an asset), evaluated directly when recipe is None.
-    model: str
-    side: str  # "siri" or "inftythink": which table and hypotheses the row belongs to
-    mode: str  # eval mode: long (one response) or inftythink (iterative segments)
-    benchmark: str  # the held-out test split (an asset)
-    max_tokens: int  # eval budget per call
-
-
-_SIRI = dict(side="siri", mode="long", benchmark="running_sums_test", max_tokens=128)
-_LONG = dict(side="inftythink", benchmark="long_sums_test")
-ARMS: tuple[Arm, ...] = (
-    Arm("warm start", None, "final", "toy_warmstart_model", **_SIRI),
-    Arm("constant cap", "toy_constant", "final", "toy_warmstart_model", **_SIRI),
-    Arm("SIRI-low", "toy_siri_cosine", "last_trough", "toy_warmstart_model", **_SIRI),
-    Arm("SIRI-high", "toy_siri_cosine", "final", "toy_warmstart_model", **_SIRI),
-    Arm("stair", "toy_siri_stair", "final", "toy_warmstart_model", **_SIRI),
-    Arm("DeepScaleR-style", "toy_deepscaler", "final", "toy_warmstart_model", **_SIRI),
-    Arm("ThinkPrune-style", "toy_thinkprune", "final", "toy_warmstart_model", **_SIRI),
-    Arm(
-        "long-CoT start, full context",
-        None,
-        "final",
-        "toy_longcot_model",
-        mode="long",
-        max_tokens=FULL_CONTEXT,
-        **_LONG,
-    ),
-    Arm("long-CoT RL", "toy_longcot_rl", "final", "toy_longcot_model", mode="long", max_tokens=LONGCOT_CAP, **_LONG),
-    Arm("cold start only", None, "final", "toy_inftythink_model", mode="inftythink", max_tokens=ETA, **_LONG),
-    Arm(
-        "InftyThink+ T",
-        "toy_inftythink_task",
-        "final",
-        "toy_inftythink_model",
-        mode="inftythink",
-        max_tokens=ETA,
-        **_LONG,
-    ),
-    Arm(
-        "InftyThink+ T+E",
-        "toy_inftythink_eff",
-        "final",
-        "toy_inftythink_model",
-        mode="inftythink",
-        max_tokens=ETA,
-        **_LONG,
-    ),
-    Arm(
-        "SIRI x InftyThink",
-        "toy_siri_inftythink",
-        "final",
-        "toy_inftythink_model",
-        mode="inftythink",
-        max_tokens=ETA,
-        **_LONG,
-    ),
+from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, ETA, Arm
+from siri_verl.lab.study_report import (
+    phase_ends_markdown,
+    plot_pareto,
+    plot_schedule,
+    report_markdown,
+    schedule_curves,
 )
-ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
 
-# The reported seeds. No setting of the study was tuned on any seed (the report says so): the lr
-# comes from the feasibility probe, the sizes from the time budget.
+EVAL_BATCH = 512  # samples per eval backend call (every sample of a benchmark at --limit 100, n 4)
+# The reported seeds. No setting of the study was tuned on any of them (the report says so): the
+# learning rates were set in short trial runs before the study, the sizes by the time budget.
 REPORTED_SEEDS = (0, 1, 2)
 
 
@@ -317,7 +253,7 @@ def lane_threads(lanes: int) -> dict[str, str]:
 
 
 def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
-    """Every unfinished eval task, in ``jobs`` lanes of ``python -m siri_verl.bench.toy_study
+    """Every unfinished eval task, in ``jobs`` lanes of ``python -m siri_verl.lab.toy_study
     --eval-lane``; returns wall seconds."""
     started = time.time()
     todo = [task for task in tasks if not (Path(task["out_dir"]) / "summary.json").exists()]
@@ -332,247 +268,12 @@ def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
     env = {**os.environ, **lane_threads(len(lanes))}
 
     def run_lane(path: Path) -> None:
-        command = [sys.executable, "-m", "siri_verl.bench.toy_study", "--eval-lane", str(path)]
+        command = [sys.executable, "-m", "siri_verl.lab.toy_study", "--eval-lane", str(path)]
         what = f"evaluating {len(json.loads(path.read_text()))} checkpoints"
         run_logged(command, path.with_suffix(".log"), out, what, env)
 
     run_lanes(lanes, jobs, run_lane)
     return time.time() - started
-
-
-# ------------------------------------------------------------------------------------------
-# 3. Aggregation and the report
-# ------------------------------------------------------------------------------------------
-
-
-def interval(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of its 95% t-interval over seeds (0 for a single value)."""
-    import statistics
-
-    from scipy import stats
-
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return mean, half
-
-
-def difference_interval(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), low, high): Welch's 95% interval of the difference of two seed means."""
-    import statistics
-
-    from scipy import stats
-
-    diff = statistics.fmean(a) - statistics.fmean(b)
-    if len(a) < 2 or len(b) < 2:
-        return diff, float("nan"), float("nan")
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va + vb == 0:
-        return diff, diff, diff
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
-    return diff, diff - half, diff + half
-
-
-def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
-    """(hypothesis, criterion, measured, verdict) for H1-H5, from the per-seed results."""
-
-    def col(arm: str, key: str) -> list[float]:
-        return [r[key] for r in rows.get(arm, [])]
-
-    def verdict(ok: bool, *intervals: float) -> str:
-        # An interval over fewer than two seeds is nan: no verdict can be drawn from it.
-        if any(math.isnan(x) for x in intervals):
-            return "inconclusive (needs >= 2 seeds per arm)"
-        return "**passed**" if ok else "**failed**"
-
-    out = []
-    if col("constant cap", "acc") and col("warm start", "acc"):
-        d, lo, hi = difference_interval(col("constant cap", "acc"), col("warm start", "acc"))
-        out.append(
-            (
-                "H1: GRPO raises sampled accuracy over the warm start",
-                "constant-cap accuracy minus warm-start accuracy: 95% interval above 0",
-                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
-                verdict(lo > 0, lo),
-            )
-        )
-    if col("SIRI-low", "acc") and col("constant cap", "acc"):
-        ratio = sum(col("SIRI-low", "tokens")) / max(sum(col("constant cap", "tokens")), 1e-9)
-        d, lo, hi = difference_interval(col("SIRI-low", "acc"), col("constant cap", "acc"))
-        out.append(
-            (
-                "H2: SIRI-low uses >= 30% fewer tokens than constant cap at equal or better accuracy",
-                "tokens ratio <= 0.70 and the accuracy difference's 95% interval reaches 0 or above",
-                f"tokens x{ratio:.2f}; accuracy {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
-                verdict(ratio <= 0.70 and hi >= 0, hi),
-            )
-        )
-    if col("SIRI-high", "acc") and col("constant cap", "acc"):
-        d, lo, hi = difference_interval(col("SIRI-high", "acc"), col("constant cap", "acc"))
-        out.append(
-            (
-                "H3: SIRI-high accuracy is at least the constant cap's",
-                "accuracy difference's 95% interval reaches 0 or above",
-                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]",
-                verdict(hi >= 0, hi),
-            )
-        )
-    if col("InftyThink+ T", "acc") and col("long-CoT RL", "acc"):
-        d, lo, hi = difference_interval(col("InftyThink+ T", "acc"), col("long-CoT RL", "acc"))
-        peak = max(col("InftyThink+ T", "max_peak_context"), default=0)
-        full = col("long-CoT start, full context", "acc")
-        reference = f"; long-CoT start at full context {100 * sum(full) / len(full):.1f} %" if full else ""
-        out.append(
-            (
-                "H4: InftyThink+ RL solves problems beyond the long-CoT context, per call <= eta + summary",
-                f"accuracy above long-CoT RL at the same per-call context (95% interval above 0) with every "
-                f"call's context <= the prompt budget ({PROMPT_BUDGET}) + the per-call cap ({ETA})",
-                f"{100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]; peak context {peak:.0f} tokens" + reference,
-                verdict(lo > 0 and peak <= PROMPT_BUDGET + ETA, lo),
-            )
-        )
-    if col("InftyThink+ T+E", "segments") and col("InftyThink+ T", "segments"):
-        ds, slo, shi = difference_interval(col("InftyThink+ T+E", "segments"), col("InftyThink+ T", "segments"))
-        d, lo, hi = difference_interval(col("InftyThink+ T+E", "acc"), col("InftyThink+ T", "acc"))
-        out.append(
-            (
-                "H5: T+E uses fewer segments than T at similar accuracy",
-                "segment difference's 95% interval below 0 and accuracy within 5 points",
-                f"segments {ds:+.2f} [{slo:+.2f}, {shi:+.2f}]; accuracy {100 * d:+.1f} points",
-                verdict(shi < 0 and abs(d) <= 0.05, shi),
-            )
-        )
-    return out
-
-
-def _cell(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    if not values:
-        return "-"
-    mean, half = interval(values)
-    if len(values) < 2:  # no interval from one seed
-        return f"{scale * mean:.{digits}f} (1 seed)"
-    return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
-
-
-def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
-    from siri_verl.eval.metrics import delta_cr_acc
-
-    base = rows.get("warm start", [])
-    base_acc = sum(r["acc"] for r in base) / len(base) if base else None
-    base_tokens = sum(r["tokens"] for r in base) / len(base) if base else None
-    lines = [
-        "# Toy study: SIRI and InftyThink+ at toy scale, on CPU",
-        "",
-        f"Command: `{meta['command']}`",
-        "",
-        f"Hardware: {meta['hardware']}. Model: {meta['model']}"
-        + (f", every arm started from `{meta['start_model']}` (a smoke run)" if meta.get("start_model") else "")
-        + f". Seeds: {meta['seeds']}. No setting was tuned on any seed: the learning rate comes from the "
-        f"feasibility probe, batch and steps from the time budget. Training steps per run: {meta['steps']}. "
-        f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
-        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time (summed over every invocation on this "
-        f"work directory): {meta.get('study_s', 0):.0f} s in all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
-        f"{meta['eval_s']:.0f} s).",
-        "",
-        "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
-        "warm start (SIRI-side rows). Peak context is the longest single call (prompt + generated tokens).",
-        "",
-        "| side | arm | recipe | checkpoint | accuracy (%) | mean tokens | ΔCRAcc vs warm start | peak context (max) | "
-        "segments | train wall (s) |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for arm in ARMS:
-        results = rows.get(arm.name, [])
-        if not results:
-            continue
-        acc = [r["acc"] for r in results]
-        tokens = [r["tokens"] for r in results]
-        dcr = "-"
-        if arm.side == "siri" and base_acc and base_tokens:
-            value = delta_cr_acc(
-                {"toy": sum(acc) / len(acc)},
-                {"toy": sum(tokens) / len(tokens)},
-                {"toy": base_acc},
-                {"toy": base_tokens},
-            ).value
-            dcr = f"{value:.3f}"
-        peak = max((r.get("max_peak_context") or 0) for r in results)
-        segments = _cell([r["segments"] for r in results if r.get("segments") is not None], digits=2)
-        wall = _cell([r["train_s"] for r in results if r.get("train_s") is not None], digits=0)
-        step = results[0].get("step")
-        lines.append(
-            f"| {arm.side} | {arm.name} | {arm.recipe or '(none)'} | {arm.checkpoint if arm.recipe else 'start'}"
-            f"{f' (step {step})' if step else ''} | {_cell(acc, 100)} | {_cell(tokens)} | {dcr} | {peak:.0f} | "
-            f"{segments} | {wall} |"
-        )
-    lines += ["", "## Hypotheses", "", "| hypothesis | criterion | measured | verdict |", "|---|---|---|---|"]
-    lines += [f"| {h} | {c} | {m} | {v} |" for h, c, m, v in hypotheses(rows)]
-    lines += [
-        "",
-        "Plots (for the sides that were run): `toy_study_pareto.png` and `toy_study_pareto_inftythink.png` "
-        "(accuracy against tokens per arm), `toy_study_schedule.png` (SIRI's L(t) against mean response length "
-        "over training), also on the study's MLflow run.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def plot_pareto(rows: dict[str, list[dict]], side: str, path: Path) -> Path | None:
-    """Accuracy against mean tokens of one side's arms (each side has its own benchmark); None if
-    no arm of that side was run."""
-    import pandas as pd
-
-    from siri_verl.tracking.pareto import plot_frontier
-
-    points = pd.DataFrame(
-        [
-            {"run_name": name, "acc": sum(r["acc"] for r in rs) / len(rs),
-             "mean_tokens": sum(r["tokens"] for r in rs) / len(rs), "source": "eval"}
-            for name, rs in rows.items() if rs and ARMS_BY_NAME[name].side == side
-        ]
-    )  # fmt: skip
-    if points.empty:
-        return None
-    benchmark = next(arm.benchmark for arm in ARMS if arm.side == side)
-    return plot_frontier(points, path, f"toy study ({benchmark}): accuracy vs tokens")
-
-
-def schedule_curves(tracking_uri: str, run_ids: list[str]) -> dict[str, list[tuple[int, float]]]:
-    """Per step, the mean over runs of L(t) and of the mean response length."""
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri)
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for key in ("siri/max_response_length", "siri/response_length/mean"):
-        by_step: dict[int, list[float]] = {}
-        for run_id in run_ids:
-            for metric in client.get_metric_history(run_id, key):
-                by_step.setdefault(metric.step, []).append(metric.value)
-        curves[key] = [(step, sum(v) / len(v)) for step, v in sorted(by_step.items())]
-    return curves
-
-
-def plot_schedule(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("siri/max_response_length", "cap L(t)"), ("siri/response_length/mean", "mean response length")):
-        if curves.get(key):
-            steps, values = zip(*curves[key])
-            ax.plot(steps, values, label=label, drawstyle="steps-post" if "max" in key else "default")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("tokens")
-    ax.set_title("SIRI cosine (toy): the cap and the response length (mean over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 # ------------------------------------------------------------------------------------------
@@ -677,8 +378,8 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
 
     cosine_runs = [_job_summary(job_dir(out, "toy_siri_cosine", s)).get("run_id") for s in args.seeds]
     meta = {
-        "command": "python -m siri_verl.bench toy_study " + " ".join(args.argv),
-        "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/models/toy_reasoner.py)",
+        "command": "python -m siri_verl.lab.toy_study " + " ".join(args.argv),
+        "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/lab/toy_reasoner.py)",
         "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
         "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit,
         **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
@@ -732,29 +433,13 @@ def phase_end_tasks(
     return along
 
 
-def phase_ends_markdown(points: list[dict]) -> str:
-    """The report's section on every kept phase-end checkpoint: mean and interval over seeds per step."""
-    if not points:
-        return ""
-    lines = ["", "## Along the schedule: every kept phase-end checkpoint", "",
-             "The same eval protocol at each checkpoint a run kept at the end of a phase of its schedule (the "
-             "final step's checkpoint is also kept when it ends one; an arm's own checkpoint is the same eval).", "",
-             "| recipe | step | phase end | accuracy (%) | mean tokens | seeds |", "|---|---:|---|---:|---:|---:|"]  # fmt: skip
-    keys = sorted({(p["recipe"], p["step"], p["phase"]) for p in points})
-    for recipe, step, phase in keys:
-        at = [p for p in points if (p["recipe"], p["step"]) == (recipe, step)]
-        lines.append(f"| {recipe} | {step} | {phase} | {_cell([p['acc'] for p in at], 100)} | "
-                     f"{_cell([p['tokens'] for p in at])} | {len(at)} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m siri_verl.bench toy_study",
+        prog="python -m siri_verl.lab.toy_study",
         description="Both papers' experiments at toy scale on CPU: train every arm for every seed (Hydra "
         "multiruns, --jobs at a time), evaluate under one protocol, write results/toy_study.md with intervals and "
         "verdicts. A rerun on the same --out resumes: finished jobs and evals are kept.",
-        epilog="example: python -m siri_verl.bench toy_study --out toy_study_run   "
+        epilog="example: python -m siri_verl.lab.toy_study --out toy_study_run   "
         "(smoke: --steps 2 --seeds 0 --limit 8 --arms 'warm start' 'constant cap')",
     )
     parser.add_argument("--out", default="toy_study_run", help="work directory: sweep jobs, evals, mlflow.db")

@@ -1,21 +1,20 @@
-"""The toy study's bookkeeping (siri_verl/bench/toy_study.py) without training anything.
+"""The toy study's bookkeeping (siri_verl/lab/toy_study.py) without training anything.
 
 Checkpoint selection reads a job directory laid out as a real `python -m siri_verl` job leaves
 it (`.hydra/config.yaml`, `summary.json`, verl's `global_step_N/actor/huggingface` and the kept
-phase ends); the intervals and verdicts are computed from hand-made per-seed rows whose answers
-are known. The end-to-end smoke run of the study is tests/e2e/test_toy_study_smoke_on_cpu.py.
+phase ends). The end-to-end smoke run of the study is tests/e2e/test_toy_study_smoke_on_cpu.py.
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from omegaconf import OmegaConf
 
-from siri_verl.bench import toy_study
 from siri_verl.config import compose_recipe
+from siri_verl.lab import study_report, toy_study
+from siri_verl.lab.study_arms import ARMS_BY_NAME
 
 
 def _fake_job(tmp_path, recipe: str, steps: int, kept: list[int]):
@@ -37,8 +36,8 @@ def _fake_job(tmp_path, recipe: str, steps: int, kept: list[int]):
 def test_siri_low_is_the_last_trough_and_siri_high_the_final_checkpoint(tmp_path):
     # the recipe's cosine, T = 4 over 12 steps: troughs 2, 6 and 10, peaks 4, 8 and 12
     job = _fake_job(tmp_path, "toy_siri_cosine", 12, kept=[2, 4, 6, 8, 10, 12])
-    low, low_step = toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-low"], job)
-    high, high_step = toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-high"], job)
+    low, low_step = toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-low"], job)
+    high, high_step = toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-high"], job)
     assert (low_step, high_step) == (10, 12)
     assert "siri_phase_ends/global_step_10" in str(low) and str(high).endswith("global_step_12/actor/huggingface")
 
@@ -46,44 +45,11 @@ def test_siri_low_is_the_last_trough_and_siri_high_the_final_checkpoint(tmp_path
 def test_an_unfinished_job_or_a_missing_kept_trough_is_named(tmp_path):
     job = _fake_job(tmp_path, "toy_siri_cosine", 12, kept=[2])
     with pytest.raises(FileNotFoundError, match="global_step_10"):
-        toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-low"], job)
+        toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-low"], job)
     (job / "summary.json").unlink()  # a job killed before it finished has no summary
     assert toy_study.final_checkpoint(job) is None
     with pytest.raises(FileNotFoundError, match="no finished run"):
-        toy_study.checkpoint_of(toy_study.ARMS_BY_NAME["SIRI-high"], job)
-
-
-def test_interval_is_a_t_interval_over_seeds():
-    mean, half = toy_study.interval([0.5, 0.6, 0.7])
-    assert mean == pytest.approx(0.6)
-    assert half == pytest.approx(4.302652729911275 * 0.1 / math.sqrt(3))  # t(0.975, 2) * s / sqrt(n)
-    assert toy_study.interval([0.4]) == (0.4, 0.0)
-
-
-def test_hypotheses_pass_fail_and_inconclusive_from_known_rows():
-    rows = {
-        "warm start": [{"acc": a, "tokens": 50.0} for a in (0.50, 0.51, 0.49)],
-        "constant cap": [{"acc": a, "tokens": 50.0} for a in (0.70, 0.71, 0.69)],
-        "SIRI-low": [{"acc": a, "tokens": 30.0} for a in (0.70, 0.72, 0.68)],
-        "SIRI-high": [{"acc": a, "tokens": 45.0} for a in (0.40, 0.41, 0.39)],
-    }
-    verdicts = {h.split(":")[0]: v for h, _, _, v in toy_study.hypotheses(rows)}
-    assert verdicts == {"H1": "**passed**", "H2": "**passed**", "H3": "**failed**"}
-    single = {name: rs[:1] for name, rs in rows.items()}
-    assert all(v.startswith("inconclusive") for *_, v in toy_study.hypotheses(single))
-
-
-def test_report_has_every_run_arm_with_intervals_and_the_command():
-    rows = {
-        "warm start": [{"acc": 0.5, "tokens": 50.0, "seed": s} for s in range(3)],
-        "SIRI-low": [{"acc": 0.5, "tokens": 25.0, "seed": s, "step": 30, "train_s": 100.0} for s in range(3)],
-    }
-    meta = {"command": "python -m siri_verl.bench toy_study", "hardware": "2 CPU cores", "model": "toy", "seeds": [0, 1, 2],
-            "steps": 40, "n": 4, "limit": 100, "train_s": 1.0, "eval_s": 1.0}  # fmt: skip
-    report = toy_study.report_markdown(rows, meta)
-    assert "python -m siri_verl.bench toy_study" in report
-    assert "| siri | SIRI-low | toy_siri_cosine | last_trough (step 30) | 50.0 ± 0.0 | 25.0 ± 0.0 | 0.000 |" in report
-    assert "constant cap" not in report.split("## Hypotheses")[0]  # arms not run are left out
+        toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-high"], job)
 
 
 def test_every_kept_phase_end_of_every_trained_recipe_is_evaluated_once_and_reported_by_step(tmp_path):
@@ -98,7 +64,7 @@ def test_every_kept_phase_end_of_every_trained_recipe_is_evaluated_once_and_repo
     assert [step for step, _ in toy_study.kept_phase_ends(job)] == [2, 4, 6, 8, 10, 12]  # a repeat keep is no step
 
     args = argparse.Namespace(seeds=[0], limit=10, n=2)
-    arms = [toy_study.ARMS_BY_NAME[name] for name in ("warm start", "constant cap", "SIRI-low", "SIRI-high", "ThinkPrune-style")]
+    arms = [ARMS_BY_NAME[name] for name in ("warm start", "constant cap", "SIRI-low", "SIRI-high", "ThinkPrune-style")]
     siri_low_task = {"arm": "SIRI-low", "out_dir": "eval/SIRI-low/seed0"}
     along = toy_study.phase_end_tasks(tmp_path, arms, args, {("toy_siri_cosine", 0, 10): siri_low_task})
     assert [(p["recipe"], p["step"], p["phase"]) for _, p in along] == [
@@ -111,9 +77,9 @@ def test_every_kept_phase_end_of_every_trained_recipe_is_evaluated_once_and_repo
     assert along[4][0] is siri_low_task  # the arm's own checkpoint: its eval, not a second one
 
     points = [{**p, "acc": 0.5 + 0.1 * seed, "tokens": 40.0} for seed in (0, 1) for _, p in along[:1]]
-    section = toy_study.phase_ends_markdown(points)
+    section = study_report.phase_ends_markdown(points)
     assert "| toy_siri_cosine | 2 | trough | 55.0 ± " in section and "| 2 |" in section
-    assert toy_study.phase_ends_markdown([]) == ""
+    assert study_report.phase_ends_markdown([]) == ""
 
 
 def test_eval_lanes_split_the_cores_between_them(monkeypatch):

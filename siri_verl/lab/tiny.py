@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
-from siri_verl.data.toy import AdditionProblem, split_problems
+from siri_verl.assets import cache_root, publish_atomically
+from siri_verl.lab.toy_addition import AdditionProblem, split_problems
 
 BOS, EOS, PAD = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜pad｜>"
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
@@ -65,10 +63,6 @@ class TinyModelSpec:
 
     def cache_key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SIRI_VERL_CACHE", Path.home() / ".cache" / "siri_verl"))
 
 
 def _tokenizer_corpus(seed: int) -> list[str]:
@@ -212,27 +206,6 @@ def warm_up(model, tokenizer, spec: TinyModelSpec) -> None:
         loss.backward()
         optimizer.step()
     model.eval()
-
-
-def publish_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    """Fill a fresh temporary directory with ``write(staging)``, then rename it to ``target``.
-
-    An interrupted or failed build never leaves a half-written directory behind that later runs
-    would trust; if another process published ``target`` first, its copy is kept.
-    """
-    staging = target.with_name(target.name + f".tmp{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        write(staging)
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished the same build first
-            if not target.exists():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def ensure_tiny_model(spec: TinyModelSpec | None = None, root: Path | None = None) -> Path:

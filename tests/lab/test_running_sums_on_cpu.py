@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from _reference import check_layout
 
-from siri_verl.data import running_sums as rs
-from siri_verl.data.running_sums import RunningSumsSpec, SumProblem
 from siri_verl.inftythink.protocol import parse_segment
+from siri_verl.lab import running_sums as rs
+from siri_verl.lab.running_sums import RunningSumsSpec, SumProblem
 from siri_verl.reward import compute_score
 
 SMALL = RunningSumsSpec(
@@ -32,7 +32,7 @@ def small_dataset(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def toy_tokenizer_dir() -> Path:
     """The base model directory (tokenizer + qwen2 config), built once into the test cache."""
-    from siri_verl.models.toy_reasoner import ensure_toy_reasoner_base
+    from siri_verl.lab.toy_reasoner import ensure_toy_reasoner_base
 
     return ensure_toy_reasoner_base()
 
@@ -118,7 +118,7 @@ def test_no_problem_is_in_two_splits(small_dataset):
 def test_tokenizer_is_one_token_per_character_also_when_reloaded(toy_tokenizer_dir):
     from transformers import AutoTokenizer
 
-    from siri_verl.models.toy_reasoner import build_tokenizer
+    from siri_verl.lab.toy_reasoner import build_tokenizer
 
     built = build_tokenizer()
     # A qwen2 model directory makes AutoTokenizer rebuild the tokenizer as Qwen2Tokenizer.
@@ -164,7 +164,8 @@ def test_rule_summary_is_the_state_after_the_reasoning():
 
 
 def test_toy_rule_backend_answers_chat_rendered_requests(toy_tokenizer_dir):
-    from siri_verl.generation import SamplingSettings, make_backend
+    from siri_verl.generation import SamplingSettings
+    from siri_verl.generation_backends import make_backend
     from siri_verl.inftythink.coldstart import FIRST_PROMPT, summarise
 
     backend = make_backend("toy_rule", str(toy_tokenizer_dir))

@@ -1,0 +1,150 @@
+"""The toy study's report: ``results/toy_study.md`` and its plots, from the per-seed results.
+
+Rows are per-seed results by arm name (siri_verl/lab/study_arms.py), each a dict with ``acc``,
+``tokens``, ``segments``, ``max_peak_context``, ``step`` and ``train_s``; ``meta`` says what was
+run (command, hardware, model, seeds, steps, eval size, wall times). Cells are means with their
+95% t-intervals over seeds (siri_verl/lab/study_statistics.py); the hypotheses' verdicts come from
+siri_verl/lab/verdicts.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from siri_verl.eval.metrics import delta_cr_acc
+from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME
+from siri_verl.lab.study_statistics import mean_cell
+from siri_verl.lab.verdicts import hypotheses
+
+
+def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
+    base = rows.get("warm start", [])
+    base_acc = sum(r["acc"] for r in base) / len(base) if base else None
+    base_tokens = sum(r["tokens"] for r in base) / len(base) if base else None
+    lines = [
+        "# Toy study: SIRI and InftyThink+ at toy scale, on CPU",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+        f"Hardware: {meta['hardware']}. Model: {meta['model']}"
+        + (f", every arm started from `{meta['start_model']}` (a smoke run)" if meta.get("start_model") else "")
+        + f". Seeds: {meta['seeds']}. No setting was tuned on any seed: the learning rates were set in short "
+        f"trial runs before the study, batch and steps by the time budget. Training steps per run: {meta['steps']}. "
+        f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
+        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time (summed over every invocation on this "
+        f"work directory): {meta.get('study_s', 0):.0f} s in all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
+        f"{meta['eval_s']:.0f} s).",
+        "",
+        "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
+        "warm start (SIRI-side rows). Peak context is the longest single call (prompt + generated tokens).",
+        "",
+        "| side | arm | recipe | checkpoint | accuracy (%) | mean tokens | ΔCRAcc vs warm start | peak context (max) | "
+        "segments | train wall (s) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm in ARMS:
+        results = rows.get(arm.name, [])
+        if not results:
+            continue
+        acc = [r["acc"] for r in results]
+        tokens = [r["tokens"] for r in results]
+        dcr = "-"
+        if arm.side == "siri" and base_acc and base_tokens:
+            value = delta_cr_acc(
+                {"toy": sum(acc) / len(acc)},
+                {"toy": sum(tokens) / len(tokens)},
+                {"toy": base_acc},
+                {"toy": base_tokens},
+            ).value
+            dcr = f"{value:.3f}"
+        peak = max((r.get("max_peak_context") or 0) for r in results)
+        segments = mean_cell([r["segments"] for r in results if r.get("segments") is not None], digits=2)
+        wall = mean_cell([r["train_s"] for r in results if r.get("train_s") is not None], digits=0)
+        step = results[0].get("step")
+        lines.append(
+            f"| {arm.side} | {arm.name} | {arm.recipe or '(none)'} | {arm.checkpoint if arm.recipe else 'start'}"
+            f"{f' (step {step})' if step else ''} | {mean_cell(acc, 100)} | {mean_cell(tokens)} | {dcr} | {peak:.0f} | "
+            f"{segments} | {wall} |"
+        )
+    lines += ["", "## Hypotheses", "", "| hypothesis | criterion | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {h} | {c} | {m} | {v} |" for h, c, m, v in hypotheses(rows)]
+    lines += [
+        "",
+        "Plots (for the sides that were run): `toy_study_pareto.png` and `toy_study_pareto_inftythink.png` "
+        "(accuracy against tokens per arm), `toy_study_schedule.png` (SIRI's L(t) against mean response length "
+        "over training), also on the study's MLflow run.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def phase_ends_markdown(points: list[dict]) -> str:
+    """The report's section on every kept phase-end checkpoint: mean and interval over seeds per step."""
+    if not points:
+        return ""
+    lines = ["", "## Along the schedule: every kept phase-end checkpoint", "",
+             "The same eval protocol at each checkpoint a run kept at the end of a phase of its schedule (the "
+             "final step's checkpoint is also kept when it ends one; an arm's own checkpoint is the same eval).", "",
+             "| recipe | step | phase end | accuracy (%) | mean tokens | seeds |", "|---|---:|---|---:|---:|---:|"]  # fmt: skip
+    keys = sorted({(p["recipe"], p["step"], p["phase"]) for p in points})
+    for recipe, step, phase in keys:
+        at = [p for p in points if (p["recipe"], p["step"]) == (recipe, step)]
+        lines.append(f"| {recipe} | {step} | {phase} | {mean_cell([p['acc'] for p in at], 100)} | "
+                     f"{mean_cell([p['tokens'] for p in at])} | {len(at)} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plot_pareto(rows: dict[str, list[dict]], side: str, path: Path) -> Path | None:
+    """Accuracy against mean tokens of one side's arms (each side has its own benchmark); None if
+    no arm of that side was run."""
+    import pandas as pd
+
+    from siri_verl.tracking.pareto import plot_frontier
+
+    points = pd.DataFrame(
+        [
+            {"run_name": name, "acc": sum(r["acc"] for r in rs) / len(rs),
+             "mean_tokens": sum(r["tokens"] for r in rs) / len(rs), "source": "eval"}
+            for name, rs in rows.items() if rs and ARMS_BY_NAME[name].side == side
+        ]
+    )  # fmt: skip
+    if points.empty:
+        return None
+    benchmark = next(arm.benchmark for arm in ARMS if arm.side == side)
+    return plot_frontier(points, path, f"toy study ({benchmark}): accuracy vs tokens")
+
+
+def schedule_curves(tracking_uri: str, run_ids: list[str]) -> dict[str, list[tuple[int, float]]]:
+    """Per step, the mean over runs of L(t) and of the mean response length."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for key in ("siri/max_response_length", "siri/response_length/mean"):
+        by_step: dict[int, list[float]] = {}
+        for run_id in run_ids:
+            for metric in client.get_metric_history(run_id, key):
+                by_step.setdefault(metric.step, []).append(metric.value)
+        curves[key] = [(step, sum(v) / len(v)) for step, v in sorted(by_step.items())]
+    return curves
+
+
+def plot_schedule(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("siri/max_response_length", "cap L(t)"), ("siri/response_length/mean", "mean response length")):
+        if curves.get(key):
+            steps, values = zip(*curves[key])
+            ax.plot(steps, values, label=label, drawstyle="steps-post" if "max" in key else "default")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("tokens")
+    ax.set_title("SIRI cosine (toy): the cap and the response length (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
