@@ -277,7 +277,8 @@ def log_eval_run(cfg, results: dict, relative: dict | None, out_dir: Path, proto
     import mlflow
 
     from siri_verl.tracking.pareto import EVAL_ACC_METRIC, EVAL_TOKENS_METRIC
-    from siri_verl.tracking.runs import absolute_tracking_uri, experiment_id, tracking_client
+    from siri_verl.tracking.runs import experiment_id, tracking_client
+    from siri_verl.tracking.tracking_uri import absolute_tracking_uri
 
     client = tracking_client(absolute_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri))
     experiment = experiment_id(client, cfg.mlflow.experiment)

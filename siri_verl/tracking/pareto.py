@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from siri_verl.eval.eval_protocol import describe_differences, differences, for_benchmark
-from siri_verl.tracking.runs import absolute_tracking_uri
+from siri_verl.tracking.tracking_uri import absolute_tracking_uri
 from siri_verl.tracking.view import experiment_url
 
 EVAL_ACC_METRIC = "eval/{benchmark}/acc"

@@ -42,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 import siri_verl
 from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.tracking import view
+from siri_verl.tracking.tracking_uri import absolute_tracking_uri
 
 # Set by the Hydra sweep callback so that each job becomes a child of the sweep's run.
 PARENT_RUN_ENV = "SIRI_VERL_PARENT_RUN_ID"
@@ -84,14 +85,6 @@ class MlflowRun:
     experiment: str
     env: dict[str, str] = field(default_factory=dict)
     experiment_id: str | None = None
-
-
-def absolute_tracking_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///file.db`` absolute: Ray actors do not share the driver's cwd."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
 
 
 def tracking_uri_from(cfg: DictConfig) -> str:
