@@ -94,6 +94,7 @@ def reference_steps(caps: list[float], seed: int = 0) -> dict:
     from siri_verl.backends.cpu.hf_sampler import generate_batch, load_model
     from siri_verl.config import compose_recipe
     from siri_verl.generation import SamplingSettings
+    from siri_verl.prompt_render import render_prompt_ids
     from siri_verl.request_budget import eos_token_ids
     from siri_verl.siri.siri_reward import compute_score
 
@@ -116,11 +117,7 @@ def reference_steps(caps: list[float], seed: int = 0) -> dict:
     for step, cap in enumerate(caps):
         batch = rows.iloc[step * prompts_per_step : (step + 1) * prompts_per_step]
         started = time.perf_counter()
-        prompts = [
-            tokenizer.apply_chat_template(list(row.prompt), add_generation_prompt=True, tokenize=True)
-            for row in batch.itertuples()
-            for _ in range(group)
-        ]
+        prompts = [render_prompt_ids(tokenizer, list(row.prompt)) for row in batch.itertuples() for _ in range(group)]
         model.eval()
         generations = generate_batch(model, prompts, [int(cap)] * len(prompts), settings, eos, pad, generator)
         truths = [row.reward_model["ground_truth"] for row in batch.itertuples() for _ in range(group)]
@@ -169,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int, default=5, help="toy_demo steps through verl; steps 2.. are timed (default %(default)s)")
     parser.add_argument("--skip-startup", action="store_true", help="leave out the 1-step recipe=tiny job")
+    parser.add_argument("--caps", type=float, nargs="*", help="only the plain-PyTorch steps, at these caps (no verl job)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for the toy_demo job (e.g. to compare a setting)")
     args = parser.parse_args(argv)
+    if args.caps:
+        print(json.dumps(reference_steps(args.caps), indent=2))
+        return 0
     report: dict = {"cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="siri_verl_overhead_") as tmp:
         if not args.skip_startup:

@@ -63,10 +63,10 @@ class HFRolloutServer:
         self.config = config
         self.model_config = model_config
         self.replica_rank = replica_rank
-        # vLLM's bound on sequences decoded together (rollout.max_num_seqs). A toy step's 128
-        # requests then decode as one batch: a 1M-parameter forward costs the same for 64 rows
-        # as for 128, so two waves took twice as long.
-        self.max_batch_size = int(max_batch_size or getattr(config, "max_num_seqs", None) or 256)
+        # Requests decoded together (as before). One batch of all 128 of a toy step was not faster
+        # in the overhead bench (results/overhead.md): finished rows keep decoding padding to the
+        # batch's longest, which a wide batch pays for more rows.
+        self.max_batch_size = int(max_batch_size or 64)
         self.device = torch.device(device)
         self.dtype = dtype
         torch.set_num_threads(max(1, int(os.environ.get("SIRI_VERL_ROLLOUT_THREADS", "1"))))
