@@ -254,7 +254,7 @@ def cmd_profile(args) -> None:
     result["forward_loop_tokens_per_s"] = round(tokens / plain, 1)
     result["forward_loop_in_default_device_mode_tokens_per_s"] = round(tokens / mode, 1)
 
-    # The project's sampler (siri_verl.backends.cpu.generation.generate_batch), as cmd_infer runs it,
+    # The project's sampler (siri_verl.backends.cpu.hf_sampler.generate_batch), as cmd_infer runs it,
     # with the time inside the model's forward measured separately.
     forward_time = [0.0]
     inner = model.forward

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from siri_verl import checks
 from siri_verl.backends.cpu import rollout
 from siri_verl.config import compose_recipe
-from siri_verl.models.tiny import TinyModelSpec, ensure_tiny_model
+from siri_verl.lab.tiny import TinyModelSpec, ensure_tiny_model
 
 TOY_RECIPES = ("toy_demo", "toy_inftythink_task")
 
