@@ -446,7 +446,8 @@ def cmd_carry(args) -> None:
 
 TOY_RECIPES = ("toy_demo", "toy_inftythink_task")
 # verl's console logger: `step:3 - ... - timing_s/step:1.234 - ...` (verl/utils/logger/aggregate_logger.py).
-STEP_TIME = re.compile(r"^step:(\d+) - .*?timing_s/step:([0-9.eE+-]+)", re.MULTILINE)
+# verl's console line, behind Ray's "(TaskRunner pid=...)" prefix when it comes from the actor.
+STEP_TIME = re.compile(r"(?:^|\s)step:(\d+) - .*?timing_s/step:([0-9.eE+-]+)", re.MULTILINE)
 
 
 @dataclass
