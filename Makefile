@@ -14,6 +14,9 @@ install: $(STAMP)
 # and transformers' torch requirement is already met and pip never fetches a CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# A stale siri_verl.egg-info in the checkout would shadow the install's entry points for
+	# commands run from here (its catalogues, then every asset, unknown).
+	rm -rf siri_verl.egg-info
 	$(PY) -m pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then \
 		$(PY) -m pip install -q -e ".[gpu,test]"; \
