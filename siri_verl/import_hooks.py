@@ -28,7 +28,7 @@ from typing import Callable
 Hook = Callable[[object], None]
 
 _hooks: dict[str, list[Hook]] = {}
-# (module name, hook, module) of hooks that raised NotYet, with the modules they wait for.
+# (module name, hook, module, the modules it waits for) of each hook that raised NotYet.
 _deferred: list[tuple[str, Hook, object, tuple[str, ...]]] = []
 _retrying = False
 _lock = threading.RLock()
