@@ -80,6 +80,7 @@ class HFRolloutServer:
         self.seed = int(getattr(config, "seed", 0))
         # (global step, prompt) -> requests seen: the n samples of one prompt get streams 0..n-1.
         self._occurrences: dict[tuple, int] = defaultdict(int)
+        self._occurrences_step: int | None = None
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._weights_lock: asyncio.Lock | None = None
@@ -125,8 +126,9 @@ class HFRolloutServer:
         or on the order they arrived in (the n samples of a prompt are interchangeable), so a
         run is reproducible from its seed. Called in arrival order, on the server's event loop.
         """
-        if any(step != self.global_steps for step, _ in self._occurrences):
+        if self._occurrences_step != self.global_steps:  # a new step: earlier counts are done with
             self._occurrences.clear()
+            self._occurrences_step = self.global_steps
         key = (self.global_steps, tuple(prompt_ids))
         index = self._occurrences[key]
         self._occurrences[key] += 1
