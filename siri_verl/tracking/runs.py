@@ -24,7 +24,9 @@ the run's description (recipe, schedule, before -> after) and its accuracy-vs-to
 
 Several processes may share one SQLite file (two terminals, a parallel sweep launcher): MLflow
 migrates a new database's schema without a lock, so :func:`tracking_client` creates it under a
-file lock, and :func:`experiment_id` creates an experiment only once.
+file lock, and :func:`experiment_id` creates an experiment only once. A new SQLite store starts
+as a copy of an empty, already migrated one (:func:`empty_store_template`), built once per MLflow
+version into the asset cache: migrating each new store took about 6 s of every job's start-up.
 """
 
 from __future__ import annotations
@@ -137,6 +139,47 @@ def _store_lock(uri: str):
     return held()
 
 
+def empty_store_template() -> Path:
+    """An empty SQLite store migrated to this MLflow version's schema, built once into the asset
+    cache (``<cache>/mlflow/empty-store-<version>/mlflow.db``).
+
+    It holds no experiment: MLflow creates its Default experiment when it first opens a copy,
+    with that store's own artifact root, as it does for a store it migrated itself.
+    """
+    import sqlite3
+
+    import mlflow
+
+    from siri_verl.assets import cache_root, publish_atomically
+
+    target = cache_root() / "mlflow" / f"empty-store-{mlflow.__version__}"
+
+    def write(staging: Path) -> None:
+        database = staging / "mlflow.db"
+        mlflow.MlflowClient(f"sqlite:///{database}").search_experiments()  # migrates the new file
+        with sqlite3.connect(database) as connection:
+            connection.execute("DELETE FROM experiment_tags")
+            connection.execute("DELETE FROM experiments")
+        connection.close()
+
+    if not (target / "mlflow.db").exists():
+        publish_atomically(target, write)
+    return target / "mlflow.db"
+
+
+def _new_store_from_template(uri: str) -> None:
+    """Copy the migrated empty store to ``uri``'s file when that file does not exist yet (the
+    caller holds the store's lock)."""
+    import shutil
+
+    path = Path(_sqlite_path(uri))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(path.name + f".tmp{os.getpid()}")
+        shutil.copyfile(empty_store_template(), staging)
+        staging.rename(path)
+
+
 def tracking_client(uri: str):
     """An ``MlflowClient`` for ``uri`` whose store is ready.
 
@@ -158,7 +201,8 @@ def tracking_client(uri: str):
     schema_log.setLevel(logging.WARNING)
     try:
         with _store_lock(uri):
-            return mlflow.MlflowClient(uri)  # builds (and if new, migrates) the store
+            _new_store_from_template(uri)
+            return mlflow.MlflowClient(uri)
     finally:
         schema_log.setLevel(level)
 

@@ -34,7 +34,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from siri_verl.tracking.runs import PARENT_RUN_ENV, experiment_id, tracking_uri_from
+from siri_verl.tracking.runs import PARENT_RUN_ENV, experiment_id, tracking_client, tracking_uri_from
 from siri_verl.tracking.view import experiment_url
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,10 @@ class MlflowSweepCallback(Callback):
             self.run_id = None
 
     def _open_parent(self, config: DictConfig) -> None:
-        import mlflow
 
         self.tracking_uri = tracking_uri_from(config)
         self.experiment = OmegaConf.select(config, "trainer.project_name") or DEFAULT_EXPERIMENT
-        client = mlflow.MlflowClient(self.tracking_uri)
+        client = tracking_client(self.tracking_uri)  # a new store is created under its lock
         self.experiment_id = experiment_id(client, self.experiment)  # created with the saved view
         sweep_dir = OmegaConf.select(config, "hydra.sweep.dir")
         overrides = OmegaConf.select(config, "hydra.overrides.task") or []

@@ -197,3 +197,25 @@ def test_the_phase_end_tags_of_a_continued_run_keep_the_ends_from_before_the_res
         keep_phase_end_checkpoint(trainer, 9, str(step_dir), False)
     low = mlflow.MlflowClient().get_run(run.info.run_id).data.tags["siri/low_checkpoints"].split(",")
     assert low[0] == before and low[1].endswith("siri_phase_ends/global_step_9") and len(low) == 2
+
+
+def test_a_new_store_is_a_copy_of_the_migrated_empty_one_with_its_own_default_experiment(tmp_path, monkeypatch):
+    """A new SQLite store starts from the cached empty store (no migration per job); MLflow then
+    creates its Default experiment with the new store's own artifact root, as for a migrated one."""
+    monkeypatch.setenv("SIRI_VERL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    template = runs.empty_store_template()
+    assert template.is_relative_to(tmp_path / "cache") and mlflow.__version__ in str(template)
+    for name in ("a", "b"):
+        client = runs.tracking_client(f"sqlite:///{tmp_path / name / 'mlflow.db'}")
+        (default,) = client.search_experiments()
+        assert default.name == "Default" and default.artifact_location == str(tmp_path / "mlruns" / "0")
+        run = client.create_run(runs.experiment_id(client, "x"))
+        client.log_metric(run.info.run_id, "m", 1.0)
+        assert client.get_run(run.info.run_id).data.metrics == {"m": 1.0}
+    # the template itself stays empty
+    assert runs.tracking_client(f"sqlite:///{tmp_path / 'c.db'}").search_experiments()[0].name == "Default"
+    import sqlite3
+
+    with sqlite3.connect(template) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM experiments").fetchone() == (0,)
