@@ -209,8 +209,10 @@ def verl_prints_path(config, output_dir: str) -> str | None:
     return os.path.join(output_dir, str(path))
 
 
-# verl's SFT trainer logs "step:N - ..." per step, after its config dump names the total.
-_SFT_STEP = re.compile(r"^step:(\d+) ")
+# verl's SFT trainer logs "step:N - ..." per step, after its config dump names the total. Its
+# tqdm bar, written to a file, ends in a carriage return, not a newline, so a step's record usually
+# follows the bar on the same line ("Epoch 1/10: ... 52/250 [02:27<10:00]step:53 - ...").
+_SFT_STEP = re.compile(r"step:(\d+) - ")
 _SFT_TOTAL = re.compile(r"'total_training_steps': (\d+)")
 
 
@@ -221,7 +223,7 @@ def _progress_of(log_path: str) -> tuple[int, int | None]:
         for line in log:
             if total is None and (found := _SFT_TOTAL.search(line)):
                 total = int(found.group(1))
-            if found := _SFT_STEP.match(line):
+            for found in _SFT_STEP.finditer(line):
                 step = int(found.group(1))
     return step, total
 

@@ -156,7 +156,8 @@ def test_on_the_driver_only_the_trainers_lines_reach_the_console(tmp_path, capsy
 def test_a_long_build_shows_its_progress(tmp_path):
     """``run_logged`` (the warm-start build): the command's output in its log, a progress line
     from verl's SFT step lines on the console meanwhile (the command is a stand-in: a real SFT
-    build takes minutes)."""
+    build takes minutes; it writes as verl's does to a file: tqdm's bar, ending in a carriage
+    return, then the step's record on the same line)."""
     import io
     import sys
 
@@ -164,6 +165,7 @@ def test_a_long_build_shows_its_progress(tmp_path):
         "import time\n"
         "print(\"{'trainer': {'total_training_steps': 400}}\", flush=True)\n"
         "for step in (1, 2, 3):\n"
+        "    print(f'\\rEpoch 1/10:   0%|          | {step - 1}/250 [00:0{step}<00:10]', end='', flush=True)\n"
         "    print(f'step:{step} - train/loss:1.0', flush=True)\n"
         "    time.sleep(0.4)\n"
     )
@@ -174,3 +176,4 @@ def test_a_long_build_shows_its_progress(tmp_path):
     shown = stream.getvalue().splitlines()
     assert shown and all(line.startswith("  building toy-warmstart: step ") for line in shown)
     assert "/400, " in shown[-1] and "step:3 - train/loss" in log.read_text()
+    assert shown[-1].startswith("  building toy-warmstart: step 3/400, "), shown
