@@ -8,16 +8,20 @@ The worked solution adds one digit per step, one step per paragraph (paragraphs 
 blank line)::
 
     S3+5=8        the first step adds the first two digits
-    S8+2=10
-    W8+2=10       verbose style only: a redundant re-check of the step before ("wait, let me check")
-    S10+8=18
+    S8+2=11       a slip (verbose style only): the sum is off by 1-2 ...
+    W8+2=10       ... and the re-check after it writes the right sum ("wait, let me check")
+    S10+8=18      the solution goes on from the re-checked sum
+    W10+8=18      verbose style: every step is re-checked
 
-The concise style writes the steps only; the verbose style follows each step, with probability
-``recheck_p``, by its re-check. Both styles are mixed 50/50 in the warm-start data
-(:func:`sft_rows`), so the starting policy's lengths vary widely: that is the repetition SIRI's
-moving cap can remove. Every paragraph starts with a capital letter, so the cold start's
-segmentation (:func:`siri_verl.inftythink.segmentation.split_paragraphs`) keeps one step per
-paragraph.
+The style is drawn once per response (:class:`TraceStyle`): concise (steps only) or verbose
+(every step re-checked, a step slipping with probability 0.15 and its re-check catching it). The
+warm-start data (:func:`sft_rows`) is 70 % verbose, so the starting policy writes about 1.6x the
+concise solution (room to compress: verbose solutions are 1.9x), and its re-checks can rescue a wrong step at the training
+temperature (a reason to keep length). A single style per response, not per step, is what
+makes the verbosity removable as a whole: in the feasibility probe with per-step mixing the
+policy's lengths were already near the concise floor. Every paragraph starts with a capital
+letter, so the cold start's segmentation
+(:func:`siri_verl.inftythink.segmentation.split_paragraphs`) keeps one step per paragraph.
 
 Long problems (k = 10..24 by default) are the InftyThink+ side: their solution is several times
 the per-segment budget η (48 tokens of the toy tokenizer, about 5 steps). The state carried from
@@ -99,20 +103,80 @@ class SumProblem:
             total += digit
         return [STEP + step for step in steps]
 
-    def reasoning(self, recheck_p: float = 0.0, rng: random.Random | None = None) -> str:
-        """The worked solution; after each step, with probability ``recheck_p``, its re-check."""
-        if recheck_p and rng is None:
-            raise ValueError("a verbose solution (recheck_p > 0) needs an rng")
-        paragraphs = []
-        for step in self.steps():
-            paragraphs.append(step)
-            if recheck_p and rng.random() < recheck_p:
-                paragraphs.append(RECHECK + step[len(STEP) :])
+    def reasoning(self, recheck_p: float = 0.0, rng: random.Random | None = None, slip_p: float = 0.0) -> str:
+        """The worked solution. After each step, with probability ``recheck_p``, its re-check;
+        with probability ``slip_p`` a step slips instead (its sum off by 1 or 2), is followed by
+        its re-check with the right sum, and the solution goes on from the right sum."""
+        if (recheck_p or slip_p) and rng is None:
+            raise ValueError("a verbose solution (recheck_p or slip_p > 0) needs an rng")
+        paragraphs, total = [], self.digits[0]
+        for digit in self.digits[1:]:
+            step, right = f"{total}+{digit}=", total + digit
+            if slip_p and rng.random() < slip_p:
+                paragraphs += [f"{STEP}{step}{slipped(right, rng)}", f"{RECHECK}{step}{right}"]
+            else:
+                paragraphs.append(f"{STEP}{step}{right}")
+                if recheck_p and rng.random() < recheck_p:
+                    paragraphs.append(f"{RECHECK}{step}{right}")
+            total = right
         return PARAGRAPH.join(paragraphs)
 
-    def response(self, recheck_p: float = 0.0, rng: random.Random | None = None) -> str:
-        """What the model writes after the prompt (which opened the think block)."""
-        return render_conclusion_segment(self.reasoning(recheck_p, rng), self.conclusion)
+    def response(self, style: TraceStyle | None = None, rng: random.Random | None = None) -> str:
+        """What the model writes after the prompt (which opened the think block): the concise
+        solution without a ``style``, else one drawn in ``style`` (its looping failure included)."""
+        if style is None:
+            return render_conclusion_segment(self.reasoning(), self.conclusion)
+        if rng is None:
+            raise ValueError("a styled response needs an rng")
+        return style.write(self, rng)
+
+
+def slipped(right: int, rng: random.Random) -> int:
+    """A wrong sum 1 or 2 away from ``right`` (never negative)."""
+    wrong = right + rng.choice((-2, -1, 1, 2))
+    return wrong if wrong >= 0 else 2 * right - wrong
+
+
+@dataclass(frozen=True)
+class TraceStyle:
+    """How the warm start's worked solutions are written. The style is drawn once per response:
+    verbose with probability ``verbose_p``, concise otherwise, as a reasoning model either
+    re-checks its work throughout or does not. In a verbose response every step is followed, with
+    probability ``recheck_p``, by its re-check, and a step slips with probability ``slip_p`` (its
+    sum off by 1-2), the re-check catching it: so extra reasoning can help, as "wait, let me
+    check" does. With probability ``loop_p`` a verbose response never concludes: it re-checks its
+    last step over and over until ``loop_chars`` characters (about 200 tokens, past every cap of
+    the SIRI side), then stops without an answer, as R1-Distill runs out of budget on hard
+    problems: a failure the policy chooses, not a slip.
+    """
+
+    verbose_p: float = 0.7
+    recheck_p: float = 1.0
+    slip_p: float = 0.15
+    loop_p: float = 0.0
+    loop_chars: int = 240
+
+    def draw(self, rng: random.Random) -> tuple[bool, bool]:
+        """(verbose, loops) of one response."""
+        verbose = rng.random() < self.verbose_p
+        return verbose, bool(verbose and self.loop_p and rng.random() < self.loop_p)
+
+    def write(self, problem: SumProblem, rng: random.Random) -> str:
+        verbose, loops = self.draw(rng)
+        if not verbose:
+            return render_conclusion_segment(problem.reasoning(), problem.conclusion)
+        reasoning = problem.reasoning(self.recheck_p, rng, self.slip_p)
+        if not loops:
+            return render_conclusion_segment(reasoning, problem.conclusion)
+        last = RECHECK + reasoning.rsplit(PARAGRAPH, 1)[-1][1:]
+        while len(reasoning) < self.loop_chars:
+            reasoning += PARAGRAPH + last
+        return reasoning
+
+
+# The first study's style (its long traces keep it): half the responses verbose, a re-check after
+# each verbose step with probability 0.5, no slips.
+HALF_RECHECKED = TraceStyle(verbose_p=0.5, recheck_p=0.5, slip_p=0.0)
 
 
 def split_of(digits: tuple[int, ...]) -> str:
@@ -149,11 +213,6 @@ def sample_problems(split: str, count: int, num_digits: tuple[int, int], seed: i
     raise ValueError(f"could not draw {count} distinct {split} problems with {low}-{high} digits")
 
 
-def style_recheck_p(rng: random.Random, recheck_p: float) -> float:
-    """The warm start's style mix: concise (no re-checks) or verbose (``recheck_p``), 50/50."""
-    return recheck_p if rng.random() < 0.5 else 0.0
-
-
 # ---------------------------------------------------------------------------------------------
 # Rows
 # ---------------------------------------------------------------------------------------------
@@ -170,12 +229,12 @@ def to_verl_row(problem: SumProblem, index: int, data_source: str = DATA_SOURCE)
     }
 
 
-def sft_rows(problems: list[SumProblem], recheck_p: float, seed: int) -> list[dict]:
-    """Warm-start SFT rows: the question, then ``<think>\\n`` (no loss) + a mixed-style response."""
+def sft_rows(problems: list[SumProblem], style: TraceStyle, seed: int) -> list[dict]:
+    """Warm-start SFT rows: the question, then ``<think>\\n`` (no loss) + a response in ``style``."""
     rng = random.Random(f"running_sums_sft:{seed}")
     rows = []
     for problem in problems:
-        response = problem.response(style_recheck_p(rng, recheck_p), rng)
+        response = problem.response(style, rng)
         rows.append(
             {
                 "messages": [
@@ -188,11 +247,11 @@ def sft_rows(problems: list[SumProblem], recheck_p: float, seed: int) -> list[di
     return rows
 
 
-def long_trace_rows(problems: list[SumProblem], recheck_p: float, seed: int) -> list[dict]:
+def long_trace_rows(problems: list[SumProblem], style: TraceStyle, seed: int) -> list[dict]:
     """Cold-start input rows: ``question`` and a full ``trace`` (think block + boxed answer)."""
     rng = random.Random(f"running_sums_traces:{seed}")
     return [
-        {"question": p.question, "trace": ASSISTANT_PREFIX + p.response(style_recheck_p(rng, recheck_p), rng)}
+        {"question": p.question, "trace": ASSISTANT_PREFIX + p.response(style, rng)}
         for p in problems
     ]
 
@@ -239,10 +298,12 @@ class RunningSumsSpec:
 
     seed: int = 0
     # Digits per problem (inclusive): the single-turn task and the InftyThink+ (long) task.
-    num_digits: tuple[int, int] = (3, 8)
+    # 4-9 digits: concise solutions take 53 tokens on average (25-78), verbose ones 100 (up to 149).
+    num_digits: tuple[int, int] = (4, 9)
     long_num_digits: tuple[int, int] = (10, 24)
-    # Chance of a re-check after each step in a verbose-style solution.
-    recheck_p: float = 0.5
+    # How the warm start's solutions are written (short side) and the cold start's long traces.
+    style: TraceStyle = TraceStyle()
+    long_style: TraceStyle = HALF_RECHECKED
     # Problems per file. RL prompts (single turn): train / tune / test.
     train_size: int = 4000
     tune_size: int = 200
@@ -254,7 +315,7 @@ class RunningSumsSpec:
     long_test_size: int = 100
     long_traces_size: int = 4000
     # Bumped whenever the text layout changes, so stale caches are not reused.
-    version: int = 1
+    version: int = 2
 
     def cache_key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -307,9 +368,9 @@ def write_dataset(out_dir: str | Path, spec: RunningSumsSpec = RunningSumsSpec()
     for split, size in (("train", spec.long_train_size), ("test", spec.long_test_size)):
         write_rl_parquet(sample_problems(split, size, long, seed), paths[f"long_sums_{split}"], LONG_DATA_SOURCE)
     sft_problems = sample_problems("train", spec.sft_size, short, seed + 1)
-    write_sft_parquet(sft_rows(sft_problems, spec.recheck_p, seed), paths["running_sums_sft"])
+    write_sft_parquet(sft_rows(sft_problems, spec.style, seed), paths["running_sums_sft"])
     trace_problems = sample_problems("train", spec.long_traces_size, long, seed + 1)
-    write_long_traces(long_trace_rows(trace_problems, spec.recheck_p, seed), paths["long_sums_traces"])
+    write_long_traces(long_trace_rows(trace_problems, spec.long_style, seed), paths["long_sums_traces"])
     return paths
 
 

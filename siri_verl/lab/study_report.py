@@ -17,7 +17,9 @@ from siri_verl.lab.study_statistics import mean_cell
 from siri_verl.lab.verdicts import hypotheses
 
 
-def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
+def report_markdown(rows: dict[str, list[dict]], meta: dict, headroom: str = "") -> str:
+    """The report's head, arms table and hypotheses; ``headroom`` (the headroom checks' table,
+    siri_verl/lab/headroom.py) comes first, as it was printed before any training."""
     base = rows.get("warm start", [])
     base_acc = sum(r["acc"] for r in base) / len(base) if base else None
     base_tokens = sum(r["tokens"] for r in base) / len(base) if base else None
@@ -28,12 +30,16 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict) -> str:
         "",
         f"Hardware: {meta['hardware']}. Model: {meta['model']}"
         + (f", every arm started from `{meta['start_model']}` (a smoke run)" if meta.get("start_model") else "")
-        + f". Seeds: {meta['seeds']}. No setting was tuned on any seed: the learning rates were set in short "
-        f"trial runs before the study, batch and steps by the time budget. Training steps per run: {meta['steps']}. "
+        + f". Seeds: {meta['seeds']}. No setting was tuned on a reported seed (0, 1, 2): settings were chosen on "
+        f"tuning seeds (results/toy_study_tuning.md), batch and steps by the time budget. Training steps per run: "
+        f"{meta['steps']}. "
         f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
-        f"{meta['limit'] or 'all'} held-out test problems per benchmark. Wall time (summed over every invocation on this "
+        f"{meta['limit'] or 'all'} held-out {meta.get('split', 'test')} problems per benchmark. Wall time (summed over every invocation on this "
         f"work directory): {meta.get('study_s', 0):.0f} s in all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
         f"{meta['eval_s']:.0f} s).",
+        "",
+        *([headroom, ""] if headroom else []),
+        "## Arms",
         "",
         "Intervals are 95% t-intervals over seeds (mean ± half-width). ΔCRAcc is SIRI's metric against the "
         "warm start (SIRI-side rows). Peak context is the longest single call (prompt + generated tokens).",

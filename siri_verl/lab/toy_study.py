@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, ETA, Arm
@@ -200,10 +201,19 @@ def kept_phase_ends(job: Path) -> list[tuple[int, Path]]:
 
 
 def evaluate(
-    arm: Arm, model: str, seed: int, out_dir: Path, limit: int | None, n: int, tags: dict, run_name: str | None = None
+    arm: Arm,
+    model: str,
+    seed: int,
+    out_dir: Path,
+    limit: int | None,
+    n: int,
+    tags: dict,
+    run_name: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> None:
-    """One eval of ``model`` on the arm's benchmark under the study's protocol, in this process
-    (``siri_verl.eval``'s own code); a finished eval (its ``summary.json``) is not run again."""
+    """One eval of ``model`` on the arm's benchmark under the study's protocol (``extra``: eval
+    overrides on top, e.g. another temperature), in this process (``siri_verl.eval``'s own code);
+    a finished eval (its ``summary.json``) is not run again."""
     if (out_dir / "summary.json").exists():
         return
     from hydra import compose, initialize_config_dir
@@ -222,10 +232,26 @@ def evaluate(
         f"chunk={EVAL_BATCH}", f"+backend_options.batch_size={EVAL_BATCH}",
         f"limit={limit if limit else 'null'}", f"mlflow.run_name='{run_name or f'{arm.name} seed {seed}'}'",
         *[f"mlflow.{key}={value}" for key, value in tags.items()],
+        *extra,
     ]  # fmt: skip
     with initialize_config_dir(config_dir=eval_conf_dir(), version_base=None):
         cfg = compose("eval", overrides=overrides)
     run_eval(cfg)
+
+
+# Tuning runs (``--split tune``) measure on the tune split, never the test split that the reported
+# runs use; only the SIRI side has one (the InftyThink+ side is not tuned).
+TUNE_BENCHMARKS = {"running_sums_test": "running_sums_tune"}
+
+
+def study_arm(name: str, split: str = "test") -> Arm:
+    """The arm ``name`` measured on ``split`` (``test``: as listed; ``tune``: its tune split)."""
+    arm = ARMS_BY_NAME[name]
+    if split == "test":
+        return arm
+    if arm.benchmark not in TUNE_BENCHMARKS:
+        raise SystemExit(f"toy_study: arm {name!r} has no tune split ({arm.benchmark}); tune the SIRI side only")
+    return replace(arm, benchmark=TUNE_BENCHMARKS[arm.benchmark])
 
 
 def eval_result(arm: Arm, out_dir: Path) -> dict:
@@ -237,7 +263,7 @@ def run_eval_lane(tasks_file: Path) -> None:
     """A lane's evals, one after another in this process (no start-up cost per eval)."""
     for task in json.loads(tasks_file.read_text()):
         print(f"toy_study: evaluating {task['arm']} seed {task['seed']}", flush=True)
-        evaluate(ARMS_BY_NAME[task["arm"]], task["model"], task["seed"], Path(task["out_dir"]), task["limit"],
+        evaluate(study_arm(task["arm"], task.get("split", "test")), task["model"], task["seed"], Path(task["out_dir"]), task["limit"],
                  task["n"], task["tags"], task.get("run_name"))  # fmt: skip
 
 
@@ -324,8 +350,10 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     out.mkdir(parents=True, exist_ok=True)
     tracking_uri = args.mlflow or f"sqlite:///{out / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    arms = [ARMS_BY_NAME[name] for name in args.arms] if args.arms else list(ARMS)
+    arms = [study_arm(arm.name, args.split) for arm in ([ARMS_BY_NAME[n] for n in args.arms] if args.arms else ARMS)]
     recipes = sorted({arm.recipe for arm in arms if arm.recipe})
+    if args.split == "tune" and set(args.seeds) & set(REPORTED_SEEDS):
+        raise SystemExit(f"toy_study: --split tune runs on tuning seeds, not the reported seeds {list(REPORTED_SEEDS)}")
 
     from siri_verl.tracking.runs import PARENT_RUN_ENV
 
@@ -334,6 +362,9 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
 
     extra = ["trainer.project_name=toy_study", *args.override]
     study_started = time.time()
+    headroom = ""
+    if any(arm.side == "siri" for arm in arms):
+        headroom = check_headroom(out, args)
     if args.start_model:
         # Smoke runs: every arm starts from (and the untrained rows are) this model.
         start = args.start_model if Path(args.start_model).exists() else f"${{siri_verl_asset:{args.start_model}}}"
@@ -354,7 +385,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
             eval_dir = out / "eval" / arm.name.replace(" ", "_").replace(",", "") / f"seed{seed}"
             evals.append((arm, seed, step, summary, eval_dir))
             tasks.append({"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(eval_dir),
-                          "limit": args.limit, "n": args.n, "tags": tags})  # fmt: skip
+                          "limit": args.limit, "n": args.n, "tags": tags, "split": args.split})  # fmt: skip
             if arm.recipe:
                 evaluated[(arm.recipe, seed, step)] = tasks[-1]
     along = phase_end_tasks(out, arms, args, evaluated)
@@ -372,7 +403,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     (out / "rows.json").write_text(json.dumps(rows, indent=2))
     schedule_rows = []
     for task, point in along:
-        result = eval_result(ARMS_BY_NAME[task["arm"]], Path(task["out_dir"]))
+        result = eval_result(study_arm(task["arm"], task.get("split", "test")), Path(task["out_dir"]))
         schedule_rows.append({**point, "acc": result[f"avg@{args.n}"], "tokens": result["mean_tokens"]})
     (out / "phase_end_rows.json").write_text(json.dumps(schedule_rows, indent=2))
 
@@ -381,10 +412,10 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         "command": "python -m siri_verl.lab.toy_study " + " ".join(args.argv),
         "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/lab/toy_reasoner.py)",
         "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
-        "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit,
+        "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit, "split": args.split,
         **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
     }  # fmt: skip
-    report = report_markdown(rows, meta) + phase_ends_markdown(schedule_rows)
+    report = report_markdown(rows, meta, headroom) + phase_ends_markdown(schedule_rows)
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "toy_study.md").write_text(report)
@@ -402,6 +433,22 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     client.set_terminated(study_run.info.run_id, status="FINISHED")
     print(report)
     return rows
+
+
+def check_headroom(out: Path, args: argparse.Namespace) -> str:
+    """The headroom checks (siri_verl/lab/headroom.py) of the SIRI side's starting policy, on
+    tuning seeds and the tune split, printed before any training; their markdown table."""
+    from siri_verl.lab.headroom import TUNING_SEEDS, headroom_markdown, run_headroom
+
+    model = args.start_model or ARMS_BY_NAME["warm start"].model
+    seeds = TUNING_SEEDS[: args.headroom_seeds]
+    found, meta = run_headroom(model, out / "headroom", seeds, args.headroom_limit, args.n)
+    meta["command"] = f"python -m siri_verl.lab.headroom --model {model} --seeds {' '.join(map(str, seeds))}" + (
+        f" --limit {args.headroom_limit}" if args.headroom_limit else ""
+    )
+    table = headroom_markdown(found, meta)
+    print(table, flush=True)
+    return table
 
 
 def phase_end_tasks(
@@ -428,6 +475,7 @@ def phase_end_tasks(
                 task = evaluated.get((recipe, seed, step)) or {
                     "arm": arm.name, "model": str(hf), "seed": seed, "out_dir": str(eval_dir), "limit": args.limit,
                     "n": args.n, "tags": {"checkpoint_step": step}, "run_name": f"{recipe} step {step} seed {seed}",
+                    "split": args.split,
                 }  # fmt: skip
                 along.append((task, {"recipe": recipe, "seed": seed, "step": step, "phase": phase}))
     return along
@@ -453,6 +501,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
     parser.add_argument("--override", action="append", default=[], help="extra key=value for every training job")
     parser.add_argument("--jobs", type=int, default=2, help="training jobs and evals run at a time (default 2)")
+    parser.add_argument("--split", choices=("test", "tune"), default="test",
+                        help="measure on the test split (reported runs) or the tune split (tuning runs: SIRI side, "
+                        "tuning seeds only)")
+    parser.add_argument("--headroom-limit", type=int, default=None, help="tune problems of the headroom checks (all)")
+    parser.add_argument("--headroom-seeds", type=int, default=2, help="tuning seeds of the headroom checks (2)")
     parser.add_argument(
         "--start-model",
         default=None,

@@ -25,7 +25,7 @@ def _study(out, results, *extra):
     command = [
         sys.executable, "-m", "siri_verl.lab.toy_study", "--out", str(out), "--results-dir", str(results),
         "--seeds", "0", "--steps", "1", "--limit", "2", "--n", "2", "--start-model", "toy_reasoner_base",
-        "--arms", *ARMS, *extra,
+        "--arms", *ARMS, "--headroom-limit", "2", "--headroom-seeds", "1", *extra,
         # 2 prompts x 2 samples: the untrained model writes to every cap, so the step costs little.
         "--override", "data.train_batch_size=2", "--override", "actor_rollout_ref.actor.ppo_mini_batch_size=2",
         "--override", "actor_rollout_ref.rollout.n=2",
@@ -51,7 +51,12 @@ def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_witho
     for arm in ARMS:
         assert f"| {arm} |" in report
     assert "every arm started from `toy_reasoner_base` (a smoke run)" in report
-    assert "2 jobs at a time" in report and "No setting was tuned on any seed" in report
+    assert "2 jobs at a time" in report and "No setting was tuned on a reported seed" in report
+    # The headroom checks were printed before any training, and head the report.
+    assert first.stdout.index("Headroom checks") < first.stdout.index("toy_study: training")
+    assert report.index("## Headroom checks") < report.index("## Arms")
+    for check in ("room to compress", "room to learn", "the cap binds, then releases", "extra reasoning can help"):
+        assert f"| {check} |" in report
     assert (results / "toy_study_pareto.png").exists() and (results / "toy_study_pareto_inftythink.png").exists()
 
     # One study run in MLflow, the training jobs and evals below it, the report on it.

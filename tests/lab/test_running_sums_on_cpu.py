@@ -48,6 +48,12 @@ def test_worked_solution_layout():
     # recheck_p=1: every step is followed by its re-check.
     verbose = problem.reasoning(1.0, random.Random(0))
     assert verbose == "S3+5=8\n\nW3+5=8\n\nS8+2=10\n\nW8+2=10\n\nS10+8=18\n\nW10+8=18"
+    # slip_p=1: every step slips by 1-2, its re-check has the right sum, the next step goes on from it.
+    slips = problem.reasoning(0.0, random.Random(0), slip_p=1.0).split("\n\n")
+    assert [p[0] for p in slips] == ["S", "W"] * 3
+    assert [p[1:].split("=")[0] for p in slips] == ["3+5", "3+5", "8+2", "8+2", "10+8", "10+8"]
+    assert [int(p.split("=")[1]) for p in slips[1::2]] == [8, 10, 18]
+    assert all(1 <= abs(int(s.split("=")[1]) - int(w.split("=")[1])) <= 2 for s, w in zip(slips[::2], slips[1::2]))
     with pytest.raises(ValueError, match="two or more digits"):
         SumProblem((3,))
     with pytest.raises(ValueError, match="two or more digits"):
@@ -69,9 +75,13 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
             problem = SumProblem(tuple(int(d) for d in row.prompt[0]["content"][1:]))
             gold = row.reward_model["ground_truth"]
             assert gold == problem.answer and row.extra_info["num_digits"] == len(problem.digits)
-            for recheck_p in (0.0, 0.5):
-                response = problem.response(recheck_p, random.Random(row.Index))
+            for style in (None, rs.TraceStyle(), rs.HALF_RECHECKED, rs.TraceStyle(slip_p=1.0)):
+                response = problem.response(style, random.Random(row.Index))
                 assert compute_score(row.data_source, response, gold)["score"] == 1.0, (key, row.Index, response)
+            # a looping response never answers: a failure by choice
+            looping = problem.response(rs.TraceStyle(verbose_p=1.0, loop_p=1.0), random.Random(row.Index))
+            assert "\\boxed" not in looping and len(looping) >= rs.TraceStyle().loop_chars
+            assert compute_score(row.data_source, looping, gold)["score"] == 0.0
             wrong = problem.response().replace(f"\\boxed{{{gold}}}", f"\\boxed{{{int(gold) + 1}}}")
             assert compute_score(row.data_source, wrong, gold)["score"] == 0.0, (key, row.Index)
     for row in pd.read_parquet(small_dataset["running_sums_sft"]).itertuples():
@@ -88,8 +98,14 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
 
 def test_both_styles_are_in_the_warm_start_data(small_dataset):
     contents = [m[1]["content"] for m in pd.read_parquet(small_dataset["running_sums_sft"]).messages]
-    verbose = sum("\nW" in c for c in contents)
-    assert 0.3 * len(contents) < verbose < 0.7 * len(contents)
+    verbose = [c for c in contents if "\nW" in c]
+    assert 0.55 * len(contents) < len(verbose) < 0.85 * len(contents)  # verbose_p = 0.7
+    # one style per response: a verbose response re-checks every step (recheck_p = 1)
+    for content in verbose:
+        paragraphs = content.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n")
+        assert [p[0] for p in paragraphs] == ["S", "W"] * (len(paragraphs) // 2), content
+    assert sum(s.split("=")[1] != w.split("=")[1] for c in verbose for s, w in
+               zip(*[iter(c.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n"))] * 2)) > 0  # slips
 
 
 def test_no_problem_is_in_two_splits(small_dataset):

@@ -34,17 +34,17 @@ def _fake_job(tmp_path, recipe: str, steps: int, kept: list[int]):
 
 
 def test_siri_low_is_the_last_trough_and_siri_high_the_final_checkpoint(tmp_path):
-    # the recipe's cosine, T = 4 over 12 steps: troughs 2, 6 and 10, peaks 4, 8 and 12
-    job = _fake_job(tmp_path, "toy_siri_cosine", 12, kept=[2, 4, 6, 8, 10, 12])
+    # the recipe's cosine, T = 16 over 48 steps: troughs 8, 24 and 40, peaks 16, 32 and 48
+    job = _fake_job(tmp_path, "toy_siri_cosine", 48, kept=[8, 16, 24, 32, 40, 48])
     low, low_step = toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-low"], job)
     high, high_step = toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-high"], job)
-    assert (low_step, high_step) == (10, 12)
-    assert "siri_phase_ends/global_step_10" in str(low) and str(high).endswith("global_step_12/actor/huggingface")
+    assert (low_step, high_step) == (40, 48)
+    assert "siri_phase_ends/global_step_40" in str(low) and str(high).endswith("global_step_48/actor/huggingface")
 
 
 def test_an_unfinished_job_or_a_missing_kept_trough_is_named(tmp_path):
-    job = _fake_job(tmp_path, "toy_siri_cosine", 12, kept=[2])
-    with pytest.raises(FileNotFoundError, match="global_step_10"):
+    job = _fake_job(tmp_path, "toy_siri_cosine", 48, kept=[8])
+    with pytest.raises(FileNotFoundError, match="global_step_40"):
         toy_study.checkpoint_of(ARMS_BY_NAME["SIRI-low"], job)
     (job / "summary.json").unlink()  # a job killed before it finished has no summary
     assert toy_study.final_checkpoint(job) is None
@@ -55,30 +55,30 @@ def test_an_unfinished_job_or_a_missing_kept_trough_is_named(tmp_path):
 def test_every_kept_phase_end_of_every_trained_recipe_is_evaluated_once_and_reported_by_step(tmp_path):
     import argparse
 
-    _fake_job(tmp_path, "toy_siri_cosine", 12, kept=[2, 4, 6, 8, 10, 12])
-    _fake_job(tmp_path, "toy_thinkprune", 12, kept=[4, 8])
-    constant = _fake_job(tmp_path, "toy_constant", 12, kept=[])
+    _fake_job(tmp_path, "toy_siri_cosine", 48, kept=[8, 16, 24, 32, 40, 48])
+    _fake_job(tmp_path, "toy_thinkprune", 48, kept=[16, 32])
+    constant = _fake_job(tmp_path, "toy_constant", 48, kept=[])
     assert toy_study.job_phase_ends(constant) == ([], [])
     job = toy_study.job_dir(tmp_path, "toy_siri_cosine", 0)
-    (job / "checkpoints" / "siri_phase_ends" / "global_step_6.2" / "actor" / "huggingface").mkdir(parents=True)
-    assert [step for step, _ in toy_study.kept_phase_ends(job)] == [2, 4, 6, 8, 10, 12]  # a repeat keep is no step
+    (job / "checkpoints" / "siri_phase_ends" / "global_step_24.2" / "actor" / "huggingface").mkdir(parents=True)
+    assert [step for step, _ in toy_study.kept_phase_ends(job)] == [8, 16, 24, 32, 40, 48]  # a repeat keep is no step
 
-    args = argparse.Namespace(seeds=[0], limit=10, n=2)
+    args = argparse.Namespace(seeds=[0], limit=10, n=2, split="test")
     arms = [ARMS_BY_NAME[name] for name in ("warm start", "constant cap", "SIRI-low", "SIRI-high", "ThinkPrune-style")]
     siri_low_task = {"arm": "SIRI-low", "out_dir": "eval/SIRI-low/seed0"}
-    along = toy_study.phase_end_tasks(tmp_path, arms, args, {("toy_siri_cosine", 0, 10): siri_low_task})
+    along = toy_study.phase_end_tasks(tmp_path, arms, args, {("toy_siri_cosine", 0, 40): siri_low_task})
     assert [(p["recipe"], p["step"], p["phase"]) for _, p in along] == [
-        ("toy_siri_cosine", 2, "trough"), ("toy_siri_cosine", 4, "peak"), ("toy_siri_cosine", 6, "trough"),
-        ("toy_siri_cosine", 8, "peak"), ("toy_siri_cosine", 10, "trough"), ("toy_siri_cosine", 12, "peak"),
-        ("toy_thinkprune", 4, "trough"), ("toy_thinkprune", 8, "trough"),
+        ("toy_siri_cosine", 8, "trough"), ("toy_siri_cosine", 16, "peak"), ("toy_siri_cosine", 24, "trough"),
+        ("toy_siri_cosine", 32, "peak"), ("toy_siri_cosine", 40, "trough"), ("toy_siri_cosine", 48, "peak"),
+        ("toy_thinkprune", 16, "trough"), ("toy_thinkprune", 32, "trough"),
     ]  # fmt: skip
     task = along[0][0]
-    assert task["model"].endswith("siri_phase_ends/global_step_2/actor/huggingface") and task["limit"] == 10
+    assert task["model"].endswith("siri_phase_ends/global_step_8/actor/huggingface") and task["limit"] == 10
     assert along[4][0] is siri_low_task  # the arm's own checkpoint: its eval, not a second one
 
     points = [{**p, "acc": 0.5 + 0.1 * seed, "tokens": 40.0} for seed in (0, 1) for _, p in along[:1]]
     section = study_report.phase_ends_markdown(points)
-    assert "| toy_siri_cosine | 2 | trough | 55.0 ± " in section and "| 2 |" in section
+    assert "| toy_siri_cosine | 8 | trough | 55.0 ± " in section and "| 2 |" in section
     assert study_report.phase_ends_markdown([]) == ""
 
 
@@ -88,3 +88,14 @@ def test_eval_lanes_split_the_cores_between_them(monkeypatch):
     assert toy_study.lane_threads(2) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     assert toy_study.lane_threads(1)["OMP_NUM_THREADS"] == "2"
     assert toy_study.lane_threads(4)["OMP_NUM_THREADS"] == "1"
+
+
+def test_tuning_runs_measure_on_the_tune_split_with_tuning_seeds_only(tmp_path):
+    low = toy_study.study_arm("SIRI-low", "tune")
+    assert low.benchmark == "running_sums_tune" and toy_study.study_arm("SIRI-low").benchmark == "running_sums_test"
+    with pytest.raises(SystemExit, match="no tune split"):
+        toy_study.study_arm("InftyThink+ T", "tune")
+    with pytest.raises(SystemExit, match="tuning seeds"):
+        toy_study.run_study(toy_study.parse_args(
+            ["--out", str(tmp_path), "--split", "tune", "--seeds", "1", "100", "--arms", "constant cap"]
+        ))
