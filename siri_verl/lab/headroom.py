@@ -39,6 +39,8 @@ EVAL_TEMPERATURE = 0.6  # the study's eval protocol (conf/eval/eval_protocol/toy
 SIRI_RECIPE = "toy_siri_cosine"  # the schedule whose L_min and L_max check 3 tests
 
 _RECHECK_PARAGRAPH = re.compile(r"(?m)^W")
+# A seed's problems are numbered apart from another seed's (their samples are separate draws).
+_SEED_OFFSET = 100_000
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,10 @@ def concise_tokens(tokenizer, questions: list[str]) -> list[int]:
     return lengths
 
 
-def checks(eval_samples: list[Sample], train_samples: list[Sample], concise: list[int], l_min: int, l_max: int,
+def checks(eval_samples: list[Sample], train_samples: list[Sample], concise, l_min: int, l_max: int,
            train_temperature: float) -> list[Check]:  # fmt: skip
-    """The four checks from the samples at the eval and the training temperature."""
+    """The four checks from the samples at the eval and the training temperature; ``concise``
+    maps a sample's problem to its concise solution's tokens."""
     mean_tokens = statistics.fmean(s.tokens for s in eval_samples)
     floor = statistics.fmean(concise[s.problem] for s in eval_samples)
     accuracy = statistics.fmean(s.correct for s in eval_samples)
@@ -211,12 +214,13 @@ def run_headroom(model: str, out: Path, seeds: tuple[int, ...], limit: int | Non
             found = samples_of(eval_dir / "generations" / "running_sums_tune.jsonl", questions)
             by_temperature.setdefault(temperature, []).extend(
                 # problems are numbered per eval: keep seeds apart for the bootstrap
-                Sample(s.problem + 100_000 * seeds.index(seed), s.digits, s.tokens, s.correct, s.verbose)
+                Sample(s.problem + _SEED_OFFSET * seeds.index(seed), s.digits, s.tokens, s.correct, s.verbose)
                 for s in found
             )
     from transformers import AutoTokenizer
 
-    concise = concise_tokens(AutoTokenizer.from_pretrained(model_dir), questions) * len(seeds)
+    lengths = concise_tokens(AutoTokenizer.from_pretrained(model_dir), questions)
+    concise = {p + _SEED_OFFSET * i: length for i in range(len(seeds)) for p, length in enumerate(lengths)}
     found = checks(by_temperature[EVAL_TEMPERATURE], by_temperature[train_temperature], concise, l_min, l_max,
                    train_temperature)  # fmt: skip
     meta = {"model": model, "problems": len(questions), "n": n, "seeds": list(seeds), "l_min": l_min, "l_max": l_max}

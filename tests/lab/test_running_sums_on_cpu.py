@@ -75,7 +75,7 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
             problem = SumProblem(tuple(int(d) for d in row.prompt[0]["content"][1:]))
             gold = row.reward_model["ground_truth"]
             assert gold == problem.answer and row.extra_info["num_digits"] == len(problem.digits)
-            for style in (None, rs.TraceStyle(), rs.HALF_RECHECKED, rs.TraceStyle(slip_p=1.0)):
+            for style in (None, rs.TraceStyle(loop_p=0), rs.HALF_RECHECKED, rs.TraceStyle(slip_p=1.0, loop_p=0)):
                 response = problem.response(style, random.Random(row.Index))
                 assert compute_score(row.data_source, response, gold)["score"] == 1.0, (key, row.Index, response)
             # a looping response never answers: a failure by choice
@@ -89,7 +89,8 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
         response = answer["content"][len(row.assistant_prefix) :]
         gold = SumProblem(tuple(int(d) for d in question["content"][1:])).answer
         assert row.assistant_prefix == "<think>\n" and answer["content"].startswith("<think>\n")
-        assert compute_score(rs.DATA_SOURCE, response, gold)["score"] == 1.0
+        # every finished row is right; a looping one (no </think>) never answers
+        assert compute_score(rs.DATA_SOURCE, response, gold)["score"] == float("</think>" in response)
     for line in small_dataset["long_sums_traces"].read_text().splitlines():
         row = json.loads(line)
         gold = SumProblem(tuple(int(d) for d in row["question"][1:])).answer
@@ -100,12 +101,19 @@ def test_both_styles_are_in_the_warm_start_data(small_dataset):
     contents = [m[1]["content"] for m in pd.read_parquet(small_dataset["running_sums_sft"]).messages]
     verbose = [c for c in contents if "\nW" in c]
     assert 0.55 * len(contents) < len(verbose) < 0.85 * len(contents)  # verbose_p = 0.7
-    # one style per response: a verbose response re-checks every step (recheck_p = 1)
+    looping = [c for c in verbose if "</think>" not in c]
+    assert 0.15 * len(verbose) < len(looping) < 0.55 * len(verbose)  # loop_p = 0.35 of verbose ones
+    slips = 0
     for content in verbose:
         paragraphs = content.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n")
-        assert [p[0] for p in paragraphs] == ["S", "W"] * (len(paragraphs) // 2), content
-    assert sum(s.split("=")[1] != w.split("=")[1] for c in verbose for s, w in
-               zip(*[iter(c.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n"))] * 2)) > 0  # slips
+        steps = [p for p in paragraphs if p.startswith("S")]
+        # one style per response: a verbose response re-checks every step (recheck_p = 1) ...
+        assert [p[0] for p in paragraphs[: 2 * len(steps)]] == ["S", "W"] * len(steps), content
+        slips += sum(s.split("=")[1] != w.split("=")[1] for s, w in zip(paragraphs[0::2], paragraphs[1::2]))
+        # ... and a looping one repeats its last re-check after that, without an answer
+        assert set(paragraphs[2 * len(steps) :]) <= {paragraphs[2 * len(steps) - 1]}
+        assert (content in looping) == (len(paragraphs) > 2 * len(steps)) or content not in looping
+    assert slips > 0
 
 
 def test_no_problem_is_in_two_splits(small_dataset):
