@@ -85,3 +85,12 @@ def disk_full(monkeypatch):
         monkeypatch.setattr(jsonl, "open", lambda *a, **k: DiskFull(open(*a, **k), budget), raising=False)
 
     return fill
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), the tests that start a
+    verl job (tests/e2e/) run one after another on one worker, while the other worker takes the
+    rest: two verl jobs at once on 2 cores would each take twice as long, and gain nothing."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("verl_jobs"))

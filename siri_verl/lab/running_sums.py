@@ -146,7 +146,7 @@ class TraceStyle:
     probability ``recheck_p``, by its re-check, and a step slips with probability ``slip_p`` (its
     sum off by 1-2), the re-check catching it: so extra reasoning can help, as "wait, let me
     check" does. With probability ``loop_p`` a verbose response never concludes: it re-checks its
-    last step over and over until ``loop_chars`` characters (about 200 tokens, past every cap of
+    last step over and over until ``loop_chars`` characters (161-170 tokens, past every cap of
     the SIRI side), then stops without an answer, as R1-Distill runs out of budget on hard
     problems: a failure the policy chooses, not a slip.
     """
@@ -155,7 +155,7 @@ class TraceStyle:
     recheck_p: float = 1.0
     slip_p: float = 0.15
     loop_p: float = 0.35
-    loop_chars: int = 240
+    loop_chars: int = 180
 
     def draw(self, rng: random.Random) -> tuple[bool, bool]:
         """(verbose, loops) of one response."""

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, ETA, Arm
 from siri_verl.lab.study_report import (
+    follow_markdown,
     phase_ends_markdown,
     plot_pareto,
     plot_schedule,
@@ -425,9 +426,16 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         if pareto is not None:
             artifacts.append(pareto)
     if all(cosine_runs):
-        artifacts.append(
-            plot_schedule(schedule_curves(tracking_uri, cosine_runs), results_dir / "toy_study_schedule.png")
-        )
+        curves = schedule_curves(tracking_uri, cosine_runs)
+        constant_runs = [_job_summary(job_dir(out, "toy_constant", s)).get("run_id") for s in args.seeds]
+        if all(constant_runs):
+            constant = schedule_curves(tracking_uri, constant_runs)["siri/response_length/mean"]
+            curves["constant/response_length/mean"] = constant
+        artifacts.append(plot_schedule(curves, results_dir / "toy_study_schedule.png"))
+        following = follow_markdown(curves)
+        if following:
+            report += following
+            (results_dir / "toy_study.md").write_text(report)
     for path in artifacts:
         client.log_artifact(study_run.info.run_id, str(path))
     client.set_terminated(study_run.info.run_id, status="FINISHED")
@@ -495,7 +503,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--arms", nargs="+", choices=list(ARMS_BY_NAME), default=None, help="default: all")
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's training steps")
     parser.add_argument("--n", type=int, default=4, help="eval samples per problem")
-    parser.add_argument("--limit", type=int, default=100, help="test problems per benchmark")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="test problems per benchmark (default: all, 200 short and 100 long sums)")
     parser.add_argument("--mlflow", default=None, help="tracking URI (default: sqlite in --out)")
     parser.add_argument("--results-dir", default="results", help="where toy_study.md and the plots go")
     parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
