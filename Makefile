@@ -29,12 +29,13 @@ demo: $(STAMP)
 	$(PY) -m siri_verl recipe=toy_demo
 
 # The MLflow UI browser check needs Debian's chromium; as root with apt it is installed here,
-# otherwise that one test skips and says why.
+# otherwise that one test skips and says why. Two pytest-xdist workers: the tests that start a
+# verl job run one after another on one of them (tests/conftest.py), the rest on the other.
 test: $(STAMP)
 	if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser check will skip"; \
 	fi
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) outputs multirun mlflow.db .cache

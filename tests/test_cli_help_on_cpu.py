@@ -40,6 +40,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("siri_verl.verl_api",),
     ("siri_verl.assets",),
     ("siri_verl.lab.toy_study",),
+    ("siri_verl.lab.headroom",),
 ]
 
 # Modules with a __main__ block that are not commands of this project.

@@ -18,7 +18,7 @@ room for what SIRI claims:
 
 Each check is a :class:`Check` (criterion, measured value, verdict); :func:`headroom_markdown`
 is the table the study report prints first. The samples come from ``siri_verl.eval`` under the
-study's protocol (:func:`siri_verl.lab.toy_study.evaluate`), at T = 0.6 and at the recipes'
+study's protocol (:func:`siri_verl.lab.study_eval.evaluate`), at T = 0.6 and at the recipes'
 training temperature.
 """
 
@@ -196,7 +196,7 @@ def run_headroom(model: str, out: Path, seeds: tuple[int, ...], limit: int | Non
     from siri_verl.config import compose_recipe
     from siri_verl.eval.run import load_problems
     from siri_verl.lab.study_arms import Arm
-    from siri_verl.lab.toy_study import evaluate
+    from siri_verl.lab.study_eval import evaluate
 
     recipe = compose_recipe(SIRI_RECIPE)
     l_min, l_max = int(recipe.schedule.l_min), int(recipe.schedule.l_max)
@@ -233,6 +233,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Check, on tuning seeds and the tune split, that the toy task leaves SIRI room: the warm start "
         "writes >= 1.5x the concise solution, its accuracy is 40-75 %, the schedule's caps bind then release, and "
         "re-checks help at the training temperature.",
+        epilog="example: python -m siri_verl.lab.headroom --out headroom_run   "
+        "(smoke: --model toy_reasoner_base --limit 8 --seeds 100)",
     )
     parser.add_argument("--model", default="toy_warmstart_model", help="starting policy (asset or HF directory)")
     parser.add_argument("--out", default="headroom_run", help="work directory for the evals")
@@ -246,7 +248,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    from siri_verl.lab.toy_study import REPORTED_SEEDS
+    from siri_verl.lab.study_arms import REPORTED_SEEDS
 
     if set(args.seeds) & set(REPORTED_SEEDS):
         raise SystemExit(f"headroom: seeds {sorted(set(args.seeds) & set(REPORTED_SEEDS))} are reported seeds; "

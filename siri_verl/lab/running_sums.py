@@ -14,8 +14,8 @@ blank line)::
     W10+8=18      verbose style: every step is re-checked
 
 The style is drawn once per response (:class:`TraceStyle`): concise (steps only) or verbose
-(every step re-checked, a step slipping with probability 0.15 and its re-check catching it; a
-third of verbose responses then loop on their last re-check and never answer). The
+(every step re-checked, a step slipping with probability 0.15 and its re-check catching it; one
+verbose response in ten then loops on its last re-check and never answers). The
 warm-start data (:func:`sft_rows`) is 70 % verbose, so the starting policy writes about 1.6x the
 concise solution (room to compress: verbose solutions are 1.9x), and its re-checks can rescue a wrong step at the training
 temperature (a reason to keep length). A single style per response, not per step, is what
@@ -154,7 +154,7 @@ class TraceStyle:
     verbose_p: float = 0.7
     recheck_p: float = 1.0
     slip_p: float = 0.15
-    loop_p: float = 0.35
+    loop_p: float = 0.1
     loop_chars: int = 180
 
     def draw(self, rng: random.Random) -> tuple[bool, bool]:

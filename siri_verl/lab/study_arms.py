@@ -13,6 +13,9 @@ ETA = 96  # per-call cap of the InftyThink arms (inftythink.segment_cap in recip
 PROMPT_BUDGET = 64  # data.max_prompt_length of the InftyThink arms
 LONGCOT_CAP = 128  # the long-CoT arm's response cap (recipes/toy_longcot_rl.yaml): prompt + 128 <= 64 + 96
 FULL_CONTEXT = 448  # the toy model's room for a response (512 positions less the prompt)
+# The reported seeds: no setting of the study is tuned on them (siri_verl/lab/headroom.py and
+# `toy_study --split tune` use other seeds, results/toy_study_tuning.md).
+REPORTED_SEEDS = (0, 1, 2)
 SIRI_CAP = 160  # the SIRI side's eval budget: the peak of its schedules (recipes/_toy_siri.yaml)
 
 

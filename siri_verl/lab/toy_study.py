@@ -42,7 +42,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, ETA, Arm
+from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, REPORTED_SEEDS, Arm
+from siri_verl.lab.study_eval import evaluate
 from siri_verl.lab.study_report import (
     follow_markdown,
     phase_ends_markdown,
@@ -51,12 +52,6 @@ from siri_verl.lab.study_report import (
     report_markdown,
     schedule_curves,
 )
-
-EVAL_BATCH = 512  # samples per eval backend call (every sample of a benchmark at --limit 100, n 4)
-# The reported seeds. No setting of the study was tuned on any of them (the report says so): the
-# learning rates were set in short trial runs before the study, the sizes by the time budget.
-REPORTED_SEEDS = (0, 1, 2)
-
 
 # ------------------------------------------------------------------------------------------
 # 1. Training: one Hydra multirun
@@ -199,45 +194,6 @@ def kept_phase_ends(job: Path) -> list[tuple[int, Path]]:
         if match:  # a repeat keep (global_step_N.2) is the same step again
             found.append((int(match.group(1)), hf))
     return sorted(found)
-
-
-def evaluate(
-    arm: Arm,
-    model: str,
-    seed: int,
-    out_dir: Path,
-    limit: int | None,
-    n: int,
-    tags: dict,
-    run_name: str | None = None,
-    extra: tuple[str, ...] = (),
-) -> None:
-    """One eval of ``model`` on the arm's benchmark under the study's protocol (``extra``: eval
-    overrides on top, e.g. another temperature), in this process (``siri_verl.eval``'s own code);
-    a finished eval (its ``summary.json``) is not run again."""
-    if (out_dir / "summary.json").exists():
-        return
-    from hydra import compose, initialize_config_dir
-
-    from siri_verl import assets
-    from siri_verl.config import eval_conf_dir
-    from siri_verl.eval.run import run_eval
-
-    assets.register_resolver()
-    overrides = [
-        "eval_protocol=toy", f"model={model}", f"benchmarks=[{arm.benchmark}]", "backend=cpu", f"mode={arm.mode}",
-        f"seed={seed}", f"n={n}", f"max_tokens={arm.max_tokens}", f"out_dir={out_dir}",
-        f"inftythink.segment_cap={ETA}", "inftythink.max_segments=6",
-        # One forward per token for all of a benchmark's samples: per-call overhead, not FLOPs,
-        # bounds a 1M model on CPU (32 at a time took ~20x longer). Not part of the protocol.
-        f"chunk={EVAL_BATCH}", f"+backend_options.batch_size={EVAL_BATCH}",
-        f"limit={limit if limit else 'null'}", f"mlflow.run_name='{run_name or f'{arm.name} seed {seed}'}'",
-        *[f"mlflow.{key}={value}" for key, value in tags.items()],
-        *extra,
-    ]  # fmt: skip
-    with initialize_config_dir(config_dir=eval_conf_dir(), version_base=None):
-        cfg = compose("eval", overrides=overrides)
-    run_eval(cfg)
 
 
 # Tuning runs (``--split tune``) measure on the tune split, never the test split that the reported
