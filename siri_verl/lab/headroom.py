@@ -17,7 +17,7 @@ room for what SIRI claims:
    SIRI something to trade.
 
 Each check is a :class:`Check` (criterion, measured value, verdict); :func:`headroom_markdown`
-is the table the study report prints first. The samples come from ``siri_verl.eval`` under the
+is the table the study report prints first. The command exits 1 when a check fails. The samples come from ``siri_verl.eval`` under the
 study's protocol (:func:`siri_verl.lab.study_eval.evaluate`), at T = 0.6 and at the recipes'
 training temperature.
 """
