@@ -33,6 +33,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 # Sampling seeds for tuning and these checks; the reported runs use 0, 1, 2 (REPORTED_SEEDS).
 TUNING_SEEDS = (100, 101)
 EVAL_TEMPERATURE = 0.6  # the study's eval protocol (conf/eval/eval_protocol/toy.yaml)
@@ -62,8 +64,9 @@ class Sample:
     verbose: bool  # it re-checks (a paragraph starting with W)
 
 
-def samples_of(generations: Path, questions: list[str]) -> list[Sample]:
-    """The eval's generation records (``siri_verl.eval``'s JSONL) as :class:`Sample` s."""
+def samples_of(generations: Path, questions: list[str], first_id: int = 0) -> list[Sample]:
+    """The eval's generation records (``siri_verl.eval``'s JSONL) as :class:`Sample` s, problem
+    ``i`` of the eval numbered ``first_id + i``."""
     from siri_verl.jsonl import read_log
 
     samples = []
@@ -71,7 +74,7 @@ def samples_of(generations: Path, questions: list[str]) -> list[Sample]:
         text = record["text"]
         samples.append(
             Sample(
-                problem=record["problem"],
+                problem=first_id + record["problem"],
                 digits=len(questions[record["problem"]]) - 1,  # Q<digits>
                 tokens=int(record["tokens"]),
                 correct=bool(record["correct"]),
@@ -79,15 +82,6 @@ def samples_of(generations: Path, questions: list[str]) -> list[Sample]:
             )
         )
     return samples
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (linear interpolation between order statistics)."""
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def verbose_advantage(samples: list[Sample]) -> float | None:
@@ -118,7 +112,8 @@ def bootstrap_interval(samples: list[Sample], statistic, resamples: int = 1000, 
         value = statistic(drawn)
         if value is not None:
             values.append(value)
-    return quantile(values, 0.025), quantile(values, 0.975)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def concise_tokens(tokenizer, questions: list[str]) -> list[int]:
@@ -140,7 +135,7 @@ def checks(eval_samples: list[Sample], train_samples: list[Sample], concise, l_m
     floor = statistics.fmean(concise[s.problem] for s in eval_samples)
     accuracy = statistics.fmean(s.correct for s in eval_samples)
     correct = [s.tokens for s in train_samples if s.correct]
-    median, p95 = (quantile(correct, 0.5), quantile(correct, 0.95)) if correct else (float("nan"),) * 2
+    median, p95 = (float(v) for v in np.percentile(correct, [50, 95])) if correct else (float("nan"),) * 2
     advantage = verbose_advantage(train_samples)
     low, high = bootstrap_interval(train_samples, verbose_advantage) if advantage is not None else (float("nan"),) * 2
     verbose_share = statistics.fmean(s.verbose for s in train_samples)
@@ -211,12 +206,10 @@ def run_headroom(model: str, out: Path, seeds: tuple[int, ...], limit: int | Non
             eval_dir = out / f"T{temperature:g}" / f"seed{seed}"
             evaluate(arm, model_dir, seed, eval_dir, limit, n, {}, f"headroom T={temperature:g} seed {seed}",
                      extra=(f"temperature={temperature}",))  # fmt: skip
-            found = samples_of(eval_dir / "generations" / "running_sums_tune.jsonl", questions)
-            by_temperature.setdefault(temperature, []).extend(
-                # problems are numbered per eval: keep seeds apart for the bootstrap
-                Sample(s.problem + _SEED_OFFSET * seeds.index(seed), s.digits, s.tokens, s.correct, s.verbose)
-                for s in found
-            )
+            # problems are numbered per eval: each seed's apart, for the bootstrap
+            first_id = _SEED_OFFSET * seeds.index(seed)
+            generations = eval_dir / "generations" / "running_sums_tune.jsonl"
+            by_temperature.setdefault(temperature, []).extend(samples_of(generations, questions, first_id))
     from transformers import AutoTokenizer
 
     lengths = concise_tokens(AutoTokenizer.from_pretrained(model_dir), questions)

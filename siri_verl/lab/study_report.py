@@ -9,6 +9,7 @@ siri_verl/lab/verdicts.py.
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from siri_verl.eval.metrics import delta_cr_acc
@@ -147,13 +148,10 @@ def follow_lag(curves: dict[str, list[tuple[int, float]]], max_lag: int = 12) ->
         pairs = [(cap[t], length[t + k]) for t in cap if t + k in length]
         if len(pairs) < 4:
             return None
-        xs, ys = zip(*pairs)
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        sx = sum((x - mx) ** 2 for x in xs) ** 0.5
-        sy = sum((y - my) ** 2 for y in ys) ** 0.5
-        if sx == 0 or sy == 0:
+        try:
+            return statistics.correlation(*zip(*pairs))
+        except statistics.StatisticsError:  # a flat curve: nothing to correlate
             return None
-        return sum((x - mx) * (y - my) for x, y in pairs) / (sx * sy)
 
     found = [(k, r) for k in range(max_lag + 1) if (r := r_at(k)) is not None]
     if not found:

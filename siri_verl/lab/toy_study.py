@@ -307,7 +307,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     out.mkdir(parents=True, exist_ok=True)
     tracking_uri = args.mlflow or f"sqlite:///{out / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    arms = [study_arm(arm.name, args.split) for arm in ([ARMS_BY_NAME[n] for n in args.arms] if args.arms else ARMS)]
+    arms = [study_arm(name, args.split) for name in (args.arms or [arm.name for arm in ARMS])]
     recipes = sorted({arm.recipe for arm in arms if arm.recipe})
     if args.split == "tune" and set(args.seeds) & set(REPORTED_SEEDS):
         raise SystemExit(f"toy_study: --split tune runs on tuning seeds, not the reported seeds {list(REPORTED_SEEDS)}")
@@ -372,7 +372,15 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit, "split": args.split,
         **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
     }  # fmt: skip
+    curves = None
+    if all(cosine_runs):
+        curves = schedule_curves(tracking_uri, cosine_runs)
+        constant_runs = [_job_summary(job_dir(out, "toy_constant", s)).get("run_id") for s in args.seeds]
+        if all(constant_runs):
+            constant = schedule_curves(tracking_uri, constant_runs)["siri/response_length/mean"]
+            curves["constant/response_length/mean"] = constant
     report = report_markdown(rows, meta, headroom) + phase_ends_markdown(schedule_rows)
+    report += follow_markdown(curves) if curves else ""
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "toy_study.md").write_text(report)
@@ -381,17 +389,8 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         pareto = plot_pareto(rows, side, results_dir / name)
         if pareto is not None:
             artifacts.append(pareto)
-    if all(cosine_runs):
-        curves = schedule_curves(tracking_uri, cosine_runs)
-        constant_runs = [_job_summary(job_dir(out, "toy_constant", s)).get("run_id") for s in args.seeds]
-        if all(constant_runs):
-            constant = schedule_curves(tracking_uri, constant_runs)["siri/response_length/mean"]
-            curves["constant/response_length/mean"] = constant
+    if curves:
         artifacts.append(plot_schedule(curves, results_dir / "toy_study_schedule.png"))
-        following = follow_markdown(curves)
-        if following:
-            report += following
-            (results_dir / "toy_study.md").write_text(report)
     for path in artifacts:
         client.log_artifact(study_run.info.run_id, str(path))
     client.set_terminated(study_run.info.run_id, status="FINISHED")

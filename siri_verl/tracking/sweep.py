@@ -75,7 +75,6 @@ class MlflowSweepCallback(Callback):
             self.run_id = None
 
     def _open_parent(self, config: DictConfig) -> None:
-
         self.tracking_uri = tracking_uri_from(config)
         self.experiment = OmegaConf.select(config, "trainer.project_name") or DEFAULT_EXPERIMENT
         client = tracking_client(self.tracking_uri)  # a new store is created under its lock

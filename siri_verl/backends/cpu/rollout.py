@@ -78,8 +78,9 @@ class HFRolloutServer:
         self.eos_token_ids = eos_token_ids(tokenizer, self.model.generation_config)
         self.global_steps: int | None = None
         self.seed = int(getattr(config, "seed", 0))
-        # (global step, prompt) -> requests seen: the n samples of one prompt get streams 0..n-1.
-        self._occurrences: dict[tuple, int] = defaultdict(int)
+        # prompt -> requests seen in step _occurrences_step: the n samples of one prompt get
+        # streams 0..n-1.
+        self._occurrences: dict[tuple[int, ...], int] = defaultdict(int)
         self._occurrences_step: int | None = None
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
@@ -129,10 +130,10 @@ class HFRolloutServer:
         if self._occurrences_step != self.global_steps:  # a new step: earlier counts are done with
             self._occurrences.clear()
             self._occurrences_step = self.global_steps
-        key = (self.global_steps, tuple(prompt_ids))
-        index = self._occurrences[key]
-        self._occurrences[key] += 1
-        digest = hashlib.blake2b(repr((self.seed, self.replica_rank, self.global_steps, key[1], index)).encode(), digest_size=8)
+        prompt = tuple(prompt_ids)
+        index = self._occurrences[prompt]
+        self._occurrences[prompt] += 1
+        digest = hashlib.blake2b(repr((self.seed, self.replica_rank, self.global_steps, prompt, index)).encode(), digest_size=8)
         return torch.Generator(self.device).manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
 
     async def _serve_batches(self) -> None:
