@@ -87,10 +87,15 @@ def disk_full(monkeypatch):
     return fill
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), the tests that start a
     verl job (tests/e2e/) run one after another on one worker, while the other worker takes the
-    rest: two verl jobs at once on 2 cores would each take twice as long, and gain nothing."""
+    rest: two verl jobs at once on 2 cores would each take twice as long, and gain nothing.
+
+    ``tryfirst``: xdist reads the group marker in its own ``pytest_collection_modifyitems``, which
+    otherwise runs before this one and sees no marker; a module's tests were then split across
+    both workers and its module-scoped job ran twice (the e2e jobs, 14 min 19 s for the suite)."""
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.xdist_group("verl_jobs"))
