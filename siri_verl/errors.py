@@ -14,6 +14,12 @@ class ConfigError(ValueError):
     """A config that cannot run; the message names the key and what would fix it."""
 
 
+class TrainingStopped(RuntimeError):
+    """Raised by the trainer at the start of the step after a step hook asked to stop
+    (``SiriVerlTrainer.stop_training``). Here, not in siri_verl/trainer.py, so that the launcher
+    catches it without importing verl's trainer (3 s of every job's start-up)."""
+
+
 def require_int(name: str, value, *, minimum: int, error: type[Exception] | None = None) -> int:
     """``value`` as an int >= ``minimum``; errors name the setting ``name``.
 

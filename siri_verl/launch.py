@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from siri_verl import app_help, assets, console, tracking
 from siri_verl.checks import ConfigError, run_checks
+from siri_verl.errors import TrainingStopped
 from siri_verl.config import conf_dir
 from siri_verl.project_settings import VERL_PRINTS_KEY, SiriVerlSettings
 
@@ -131,9 +132,6 @@ app_help.register_resolver()  # ${siri_verl_help:...} in `--help` (conf/hydra/he
 
 @hydra.main(version_base=None, config_path=conf_dir(), config_name="config")
 def main(cfg: DictConfig) -> None:
-    # Imports verl's trainer, as composing the config already did (verl's plugin entry point).
-    from siri_verl.trainer import TrainingStopped
-
     try:
         run(cfg)
     except ConfigError as error:

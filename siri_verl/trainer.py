@@ -44,6 +44,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.debug import marked_timer
 
 from siri_verl import console
+from siri_verl.errors import TrainingStopped
 from siri_verl.project_settings import SiriVerlSettings
 from siri_verl.reward.checker import CHECKER_ERROR
 from siri_verl.siri.schedule import schedule_of
@@ -72,10 +73,6 @@ class RolloutRow:
     trajectory: str | None = None
     is_final: bool = True
     advantage: float | None = None
-
-
-class TrainingStopped(RuntimeError):
-    """Raised at the start of the step after a step hook asked to stop (:meth:`SiriVerlTrainer.stop_training`)."""
 
 
 MetricCollector = Callable[[object, int, list[RolloutRow]], dict]

@@ -16,7 +16,8 @@ from siri_verl.checks import ConfigError
 from siri_verl.config import compose_recipe
 from siri_verl.health import check_all_truncated, schedule_health_metrics
 from siri_verl.project_settings import SiriVerlSettings
-from siri_verl.trainer import RolloutRow, SiriVerlTrainer, TrainingStopped, sampled_accuracy
+from siri_verl.errors import TrainingStopped
+from siri_verl.trainer import RolloutRow, SiriVerlTrainer, sampled_accuracy
 
 
 def siri_row(group: str, index: int, length: int, score: float, cap: int, advantage: float) -> RolloutRow:

@@ -136,6 +136,8 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
             f"hydra.sweep.dir={out / 'sweep'}",
             "hydra.sweep.subdir=${hydra:runtime.choices.recipe}_seed${siri_verl.seed}",
             "siri_verl.summary=false",
+            # The FSDP actor's share of the cores (the CPU backend gives it 2 threads for one job).
+            f"ray_kwargs.ray_init.runtime_env.env_vars.OMP_NUM_THREADS='{threads}'",
             *([f"trainer.total_training_steps={steps}"] if steps else []),
             *extra,
         ]  # fmt: skip
@@ -146,6 +148,7 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
             f"training {','.join(batch_recipes)} seed {seed}",
         )
 
+    threads = lane_threads(jobs)["OMP_NUM_THREADS"]
     run_lanes(batches, jobs, run_batch)
     return time.time() - started
 
