@@ -29,8 +29,8 @@ demo: $(STAMP)
 	$(PY) -m siri_verl recipe=toy_demo
 
 # The MLflow UI browser check needs Debian's chromium; as root with apt it is installed here,
-# otherwise that one test skips and says why. Two pytest-xdist workers: the tests that start a
-# verl job run one after another on one of them (tests/conftest.py), the rest on the other.
+# otherwise that one test skips and says why. Two pytest-xdist workers: each e2e module (one verl
+# job shared by its tests) stays on one worker (tests/conftest.py), everything else is dealt out.
 test: $(STAMP)
 	if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser check will skip"; \

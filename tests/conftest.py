@@ -89,13 +89,15 @@ def disk_full(monkeypatch):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), the tests that start a
-    verl job (tests/e2e/) run one after another on one worker, while the other worker takes the
-    rest: two verl jobs at once on 2 cores would each take twice as long, and gain nothing.
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), each module of tests/e2e/
+    runs on one worker, so that its module-scoped verl job runs once; the two workers may run two
+    modules' jobs at once. A job's start-up is a chain of Ray actors each importing torch and verl
+    one after another, which keeps one core of two busy (vmstat, results/overhead.md), so two jobs
+    at once share the machine well.
 
     ``tryfirst``: xdist reads the group marker in its own ``pytest_collection_modifyitems``, which
-    otherwise runs before this one and sees no marker; a module's tests were then split across
-    both workers and its module-scoped job ran twice (the e2e jobs, 14 min 19 s for the suite)."""
+    otherwise runs before this one and sees no marker: a module's tests were then split across
+    both workers and its job ran twice."""
     for item in items:
         if "e2e" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group("verl_jobs"))
+            item.add_marker(pytest.mark.xdist_group(f"verl_job_{item.path.stem}"))
