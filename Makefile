@@ -29,13 +29,17 @@ demo: $(STAMP)
 	$(PY) -m siri_verl recipe=toy_demo
 
 # The MLflow UI browser check needs Debian's chromium; as root with apt it is installed here,
-# otherwise that one test skips and says why. Two pytest-xdist workers: each e2e module (one verl
-# job shared by its tests) stays on one worker (tests/conftest.py), everything else is dealt out.
+# otherwise that one test skips and says why. Two pytest-xdist workers, dealt whole test files
+# (--dist loadfile): an e2e module's tests share one module-scoped verl job, which runs once only
+# if they all run on one worker, one after another. Two files' jobs may run at once: a job's
+# start-up keeps one core of two busy (results/overhead.md). (--dist loadgroup with xdist_group
+# markers did not group anything: xdist 3.8 renames a test's _nodeid, which pytest 9 no longer
+# reads, so each module's job ran twice.)
 test: $(STAMP)
 	if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser check will skip"; \
 	fi
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) outputs multirun mlflow.db .cache

@@ -87,17 +87,9 @@ def disk_full(monkeypatch):
     return fill
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), each module of tests/e2e/
-    runs on one worker, so that its module-scoped verl job runs once; the two workers may run two
-    modules' jobs at once. A job's start-up is a chain of Ray actors each importing torch and verl
-    one after another, which keeps one core of two busy (vmstat, results/overhead.md), so two jobs
-    at once share the machine well.
-
-    ``tryfirst``: xdist reads the group marker in its own ``pytest_collection_modifyitems``, which
-    otherwise runs before this one and sees no marker: a module's tests were then split across
-    both workers and its job ran twice."""
-    for item in items:
-        if "e2e" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group(f"verl_job_{item.path.stem}"))
+    """The e2e files first (each starts verl jobs: minutes), so that under ``make test``'s two
+    pytest-xdist workers (``--dist loadfile``, whole files) the fast files fill in around them
+    instead of one worker finishing the suite alone on the last e2e job. The order is the same in
+    every worker, as xdist requires; within a file it is unchanged."""
+    items.sort(key=lambda item: "e2e" not in item.path.parts)
