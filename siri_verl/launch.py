@@ -30,8 +30,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from siri_verl import app_help, assets, console, tracking
 from siri_verl.checks import ConfigError, run_checks
-from siri_verl.errors import TrainingStopped
 from siri_verl.config import conf_dir
+from siri_verl.errors import TrainingStopped
 from siri_verl.project_settings import VERL_PRINTS_KEY, SiriVerlSettings
 
 

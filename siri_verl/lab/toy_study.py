@@ -128,6 +128,8 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
         for seed in dict.fromkeys(seed for _, seed in mine):
             batches.append(([recipe for recipe, s in mine if s == seed], seed, lane))
 
+    threads = lane_threads(jobs)["OMP_NUM_THREADS"]
+
     def run_batch(batch: tuple[list[str], int, int]) -> None:
         batch_recipes, seed, lane = batch
         command = [
@@ -148,7 +150,6 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
             f"training {','.join(batch_recipes)} seed {seed}",
         )
 
-    threads = lane_threads(jobs)["OMP_NUM_THREADS"]
     run_lanes(batches, jobs, run_batch)
     return time.time() - started
 

@@ -90,6 +90,18 @@ def test_eval_lanes_split_the_cores_between_them(monkeypatch):
     assert toy_study.lane_threads(4)["OMP_NUM_THREADS"] == "1"
 
 
+def test_concurrent_training_jobs_split_the_cores_between_them(monkeypatch, tmp_path):
+    """Two training jobs at a time each give their FSDP actor one of the 2 cores (the CPU
+    backend's default is both, for a job alone)."""
+    monkeypatch.setattr(toy_study.os, "cpu_count", lambda: 2)
+    commands = []
+    monkeypatch.setattr(toy_study, "run_logged", lambda command, *args, **kwargs: commands.append(command))
+    toy_study.train(tmp_path, ["toy_constant", "toy_siri_cosine"], [0], steps=1, extra=[], jobs=2)
+    assert len(commands) == 2
+    for command in commands:
+        assert "ray_kwargs.ray_init.runtime_env.env_vars.OMP_NUM_THREADS='1'" in command
+
+
 def test_tuning_runs_measure_on_the_tune_split_with_tuning_seeds_only(tmp_path):
     low = toy_study.study_arm("SIRI-low", "tune")
     assert low.benchmark == "running_sums_tune" and toy_study.study_arm("SIRI-low").benchmark == "running_sums_test"
