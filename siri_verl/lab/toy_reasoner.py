@@ -178,8 +178,9 @@ def fingerprint(path: Path) -> str:
 
 
 # Thread caps a caller set for its own processes, not for a build: the CPU backend exports
-# OMP_NUM_THREADS=1 for its Ray workers before the config's assets resolve, and the toy study's
-# eval lanes split the cores. A warm start built under that cap by `make demo` was not the one
+# OMP_NUM_THREADS and TQ_NUM_THREADS for its Ray workers before the config's assets resolve, and
+# the toy study's lanes split the cores. A warm start built under the backend's cap of the time
+# (OMP_NUM_THREADS=1) by `make demo` was not the one
 # `python -m siri_verl.assets` builds on the same machine: 1.0 s a step instead of 0.63, and 0.54
 # sampled accuracy (T = 0.6) instead of 0.89, the float order having changed the SFT run.
 _CALLER_THREAD_CAPS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TQ_NUM_THREADS")

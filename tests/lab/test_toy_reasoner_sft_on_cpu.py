@@ -70,8 +70,9 @@ def test_a_failed_sft_build_publishes_nothing_and_names_its_log(tiny_sft_inputs,
 
 
 def test_a_build_runs_on_every_core_and_in_its_own_mlflow_run_whatever_its_caller_set():
-    # `make demo` resolves its warm start after the CPU backend exported OMP_NUM_THREADS=1 for Ray:
-    # built under that cap, the warm start was another (worse) model than `siri_verl.assets` builds
+    # `make demo` resolves its warm start after the CPU backend exported its thread caps for Ray
+    # (OMP_NUM_THREADS=1 then): built under that cap, the warm start was another (worse) model than
+    # `siri_verl.assets` builds
     caller = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQ_NUM_THREADS": "1", "MLFLOW_RUN_ID": "r",
               "MLFLOW_TRACKING_URI": "sqlite:///x.db", "SIRI_VERL_PARENT_RUN_ID": "p", "SIRI_VERL_CACHE": "/c", "PATH": "/bin"}  # fmt: skip
     assert toy_reasoner.build_environment(caller) == {"SIRI_VERL_CACHE": "/c", "PATH": "/bin"}
