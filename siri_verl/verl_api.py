@@ -361,6 +361,15 @@ TOUCHES: tuple[Touch, ...] = (
         ),
     ),
     Touch(
+        "verl.trainer.ppo.v1.trainer_base:PPOTrainer._write_generations", _TRAINER_BASE,
+        "(inputs, outputs, gts, scores, reward_extra_infos_dict, dump_path, global_steps)",
+        "the validation dumps the end-of-run summary pairs (one JSON line per sample in <dump_path>/<step>.jsonl: "
+        "input, score and the reward's extra fields); the guard reads a file verl's writer made",
+        ("siri_verl/tracking/paired.py",), PRIVATE,
+        contains=('filename = os.path.join(dump_path, f"{global_steps}.jsonl")',),
+        guard="tests/tracking/test_paired_on_cpu.py",
+    ),
+    Touch(
         "verl.trainer.ppo.v1.replay_buffer:ReplayBuffer.sample", "verl/trainer/ppo/v1/replay_buffer.py",
         "(global_steps, partition_id, batch_size)",
         "wrapped during validation (the trajectory viewer): it returns (KVBatchMeta, metrics)",
@@ -730,6 +739,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("trainer.n_gpus_per_node", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.nnodes", _PPO_CONFIG, ("siri_verl/checks.py",)),
     ConfigKey("trainer.default_local_dir", _PPO_CONFIG, ("siri_verl/siri/phase_checkpoints.py",)),
+    ConfigKey("trainer.validation_data_dir", _PPO_CONFIG, ("siri_verl/tracking/runs.py",)),
     ConfigKey("trainer.total_training_steps", _PPO_CONFIG,
               ("siri_verl/siri/preview.py", "siri_verl/lab/toy_study.py", "siri_verl/launch.py")),
     ConfigKey("trainer.project_name", _PPO_CONFIG, ("siri_verl/tracking/runs.py", "siri_verl/tracking/sweep.py")),

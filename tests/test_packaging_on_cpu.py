@@ -36,6 +36,9 @@ def test_wheel_ships_configs_and_recipes(wheel):
     for config in [*(REPO / "conf").rglob("*.yaml"), *(REPO / "recipes").glob("*.yaml")]:
         relative = config.relative_to(REPO / "conf") if config.is_relative_to(REPO / "conf") else Path("recipe") / config.name
         assert f"siri_verl/_conf/{relative.as_posix()}" in names, relative
+    # the toy study's shipped warm start (siri_verl/lab/toy_reasoner.py: ensure_toy_warmstart)
+    for shipped in (REPO / "siri_verl" / "lab" / "toy_warmstart").iterdir():
+        assert f"siri_verl/lab/toy_warmstart/{shipped.name}" in names, shipped.name
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "siri_verl = siri_verl.plugin" in entry_points
     # the catalogues the asset and generation-backend registries load (siri_verl/catalogues.py)

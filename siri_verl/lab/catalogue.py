@@ -77,10 +77,18 @@ def _toy_reasoner_base() -> str:
 
 @register_asset("toy_warmstart_model")
 def _toy_warmstart_model() -> str:
-    """The toy study's starting policy: `python -m siri_verl.sft recipe=toy_warmstart`, cached."""
+    """The toy study's starting policy: one build of recipe toy_warmstart, shipped in the package."""
     from siri_verl.lab.toy_reasoner import ensure_toy_warmstart
 
     return str(ensure_toy_warmstart())
+
+
+@register_asset("toy_warmstart_build")
+def _toy_warmstart_build() -> str:
+    """A fresh build of the warm start: `python -m siri_verl.sft recipe=toy_warmstart`, cached."""
+    from siri_verl.lab.toy_reasoner import build_toy_warmstart
+
+    return str(build_toy_warmstart())
 
 
 @register_asset("toy_inftythink_model")

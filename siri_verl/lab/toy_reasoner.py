@@ -9,9 +9,13 @@ Everything is made offline and cached under ``cache_root()`` keyed by what it wa
    9 tokens.
 2. :func:`ensure_toy_reasoner_base`: a randomly initialised Qwen2 (hidden 128, 4 layers, about
    1M parameters) with that tokenizer: asset ``toy_reasoner_base``.
-3. :func:`ensure_toy_warmstart`: the warm start, ``python -m siri_verl.sft recipe=toy_warmstart``
-   (verl's SFT trainer, one CPU process) on concise and verbose running-sum solutions from the
-   base model: asset ``toy_warmstart_model``.
+3. :func:`ensure_toy_warmstart`: the warm start every study and demo starts from, one build of
+   ``python -m siri_verl.sft recipe=toy_warmstart`` (verl's SFT trainer, one CPU process, on
+   concise and verbose running-sum solutions from the base model) shipped in the package
+   (``siri_verl/lab/toy_warmstart/``, its PROVENANCE.json): asset ``toy_warmstart_model``.
+   The build is float-order sensitive (two builds of one cache key scored 56 % and 76.5 %,
+   results/toy_study_noise.md), so a study that rebuilt it would measure which build it drew.
+   :func:`build_toy_warmstart` runs the recipe itself: asset ``toy_warmstart_build``.
 4. :func:`ensure_toy_inftythink`: the InftyThink+ cold start through the real pipeline: long
    traces -> ``python -m siri_verl.inftythink.coldstart --backend toy_rule`` (segments of η
    tokens, rule-written summaries) -> ``python -m siri_verl.sft recipe=toy_inftythink_coldstart``
@@ -246,8 +250,30 @@ def run_sft_build(
     return publish_atomically(target, write)
 
 
+SHIPPED_WARMSTART = Path(__file__).with_name("toy_warmstart")
+
+
 def ensure_toy_warmstart(root: Path | None = None) -> Path:
-    """The warm-start policy: ``recipe=toy_warmstart`` from the base model on the SFT rows."""
+    """The warm-start policy every study and demo starts from: the shipped build
+    (``siri_verl/lab/toy_warmstart``), checked against the digest in its PROVENANCE.json.
+
+    ``root`` is accepted for the callers that build on it (the cold start, the long-CoT start);
+    the shipped files are read in place, never copied.
+    """
+    provenance = json.loads((SHIPPED_WARMSTART / "PROVENANCE.json").read_text())
+    weights = SHIPPED_WARMSTART / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != provenance["model_sha256"]:
+        raise RuntimeError(
+            f"{weights}: sha256 {digest} is not the shipped warm start's ({provenance['model_sha256']}): "
+            "a damaged install (reinstall siri-verl), or a Git LFS pointer in a checkout"
+        )
+    return SHIPPED_WARMSTART
+
+
+def build_toy_warmstart(root: Path | None = None) -> Path:
+    """A fresh warm start: ``recipe=toy_warmstart`` from the base model on the SFT rows, cached.
+    Not the shipped one unless float order happens to agree (module doc, item 3)."""
     from siri_verl.lab.running_sums import ensure_dataset
 
     base, rows = ensure_toy_reasoner_base(root=root), ensure_dataset(root=root)["running_sums_sft"]

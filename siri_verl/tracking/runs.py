@@ -36,14 +36,14 @@ import json
 import os
 import socket
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 import siri_verl
 from siri_verl.project_settings import SiriVerlSettings
-from siri_verl.tracking import view
+from siri_verl.tracking import paired, view
 from siri_verl.tracking.tracking_uri import absolute_tracking_uri
 
 # Set by the Hydra sweep callback so that each job becomes a child of the sweep's run.
@@ -460,6 +460,10 @@ def _history(client, run_id: str, key: str) -> list[tuple[int, float]]:
 def training_summary(cfg: DictConfig, run: MlflowRun | None, seconds: float) -> dict:
     """Steps, validation accuracy and mean response length before and after training."""
     summary: dict = {"experiment": cfg.trainer.experiment_name, "seconds": round(seconds, 1)}
+    dump_dir = OmegaConf.select(cfg, "trainer.validation_data_dir", default=None)
+    change = paired.paired_change(Path(dump_dir)) if dump_dir and Path(dump_dir).is_dir() else None
+    if change is not None:
+        summary["paired"] = asdict(change)
     if run is None:
         return summary
     import mlflow
@@ -501,6 +505,8 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  open it with: mlflow ui --backend-store-uri {summary['tracking_uri']}")
         if summary.get("experiment_id"):
             lines.append(f"  then: {view.experiment_url(summary['experiment_id'], charts=True)}")
+    if "paired" in summary:
+        lines.append("  " + paired.PairedChange(**summary["paired"]).line())
     lines.append("=" * 72)
     return "\n".join(lines)
 

@@ -85,7 +85,7 @@ def test_warm_start_and_cold_start_models_answer(tmp_path):
     from siri_verl.generation_backends import make_backend
     from siri_verl.reward import compute_score
 
-    warm = toy_reasoner.ensure_toy_warmstart()
+    warm = toy_reasoner.build_toy_warmstart()
     backend = make_backend("cpu", str(warm), batch_size=50)
     problems = rs.sample_problems("test", 50, (3, 8), seed=0)
     tokenizer = backend.tokenizer
