@@ -62,6 +62,7 @@ class Sample:
     tokens: int
     correct: bool
     verbose: bool  # it re-checks (a paragraph starting with W)
+    finished: bool = True  # it ended within the budget (a looping response does not)
 
 
 def samples_of(generations: Path, questions: list[str], first_id: int = 0) -> list[Sample]:
@@ -79,17 +80,20 @@ def samples_of(generations: Path, questions: list[str], first_id: int = 0) -> li
                 tokens=int(record["tokens"]),
                 correct=bool(record["correct"]),
                 verbose=bool(_RECHECK_PARAGRAPH.search(text)),
+                finished=not record.get("truncated", False),
             )
         )
     return samples
 
 
 def verbose_advantage(samples: list[Sample]) -> float | None:
-    """Accuracy of verbose minus concise responses, within each digit count, averaged over the
-    digit counts that have both (weighted by their samples); None when no count has both."""
+    """Accuracy of verbose minus concise responses that finished, within each digit count,
+    averaged over the digit counts that have both (weighted by their samples); None when no count
+    has both. A response cut off at the budget (a loop, of either style) is neither: the check
+    asks whether re-checking a step pays, not whether looping does."""
     total, weight = 0.0, 0
     for digits in sorted({s.digits for s in samples}):
-        group = [s for s in samples if s.digits == digits]
+        group = [s for s in samples if s.digits == digits and s.finished]
         verbose = [s.correct for s in group if s.verbose]
         concise = [s.correct for s in group if not s.verbose]
         if verbose and concise:
@@ -138,7 +142,8 @@ def checks(eval_samples: list[Sample], train_samples: list[Sample], concise, l_m
     median, p95 = (float(v) for v in np.percentile(correct, [50, 95])) if correct else (float("nan"),) * 2
     advantage = verbose_advantage(train_samples)
     low, high = bootstrap_interval(train_samples, verbose_advantage) if advantage is not None else (float("nan"),) * 2
-    verbose_share = statistics.fmean(s.verbose for s in train_samples)
+    finished = [s.verbose for s in train_samples if s.finished]
+    verbose_share = statistics.fmean(finished) if finished else float("nan")
     t = f"T = {train_temperature:g}"
     return [
         Check(
@@ -161,11 +166,11 @@ def checks(eval_samples: list[Sample], train_samples: list[Sample], concise, l_m
         ),
         Check(
             "extra reasoning can help",
-            f"verbose minus concise accuracy within a digit count at {t}: 95 % interval above 0",
+            f"verbose minus concise accuracy of finished responses within a digit count at {t}: 95 % interval above 0",
             "no digit count has both styles"
             if advantage is None
             else f"{100 * advantage:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}]; verbose share "
-            f"{100 * verbose_share:.0f} %",
+            f"{100 * verbose_share:.0f} % of finished responses",
             advantage is not None and low > 0,
         ),
     ]

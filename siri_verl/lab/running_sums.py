@@ -1,27 +1,32 @@
 """Running sums of digits: the synthetic reasoning task of the toy-scale study.
 
-A problem is a tuple of k digits; k is the difficulty. The question is ``"Q"`` followed by the
-digits (``Q3528``) and the gold answer is their sum (``"18"``), scored by the project's checker
-(:func:`siri_verl.reward.compute_score`) like any benchmark.
+A problem is a tuple of k digits (1-4 each in the study's data); k is the difficulty. The
+question is ``"Q"`` followed by the digits (``Q3124``) and the gold answer is their sum (``"10"``),
+scored by the project's checker (:func:`siri_verl.reward.compute_score`) like any benchmark.
 
 The worked solution adds one digit per step, one step per paragraph (paragraphs joined by a
 blank line)::
 
-    S3+5=8        the first step adds the first two digits
-    S8+2=11       a slip (verbose style only): the sum is off by 1-2 ...
-    W8+2=10       ... and the re-check after it writes the right sum ("wait, let me check")
-    S10+8=18      the solution goes on from the re-checked sum
-    W10+8=18      verbose style: every step is re-checked
+    S3+1=4        the first step adds the first two digits
+    S4+2=7        a slip: the sum is off by 1-2 ...
+    W4+2=6        ... and in the verbose style the re-check after it writes the right sum
+    S6+4=10       the solution goes on from the re-checked sum
+    W6+4=10       verbose style: every step is re-checked
 
-The style is drawn once per response (:class:`TraceStyle`): concise (steps only) or verbose
-(every step re-checked, a step slipping with probability 0.15 and its re-check catching it; one
-verbose response in ten then loops on its last re-check and never answers). The
-warm-start data (:func:`sft_rows`) is 70 % verbose, so the starting policy writes about 1.6x the
-concise solution (room to compress: verbose solutions are 1.9x), and its re-checks can rescue a wrong step at the training
-temperature (a reason to keep length). A single style per response, not per step, is what
-makes the verbosity removable as a whole: in the feasibility probe with per-step mixing the
-policy's lengths were already near the concise floor. Every paragraph starts with a capital
-letter, so the cold start's segmentation
+The style is drawn once per response (:class:`TraceStyle`, the study's :data:`TASK_STYLE`):
+verbose (every step re-checked, a step slipping with probability 0.15 and its re-check catching
+it) with probability 0.7, concise otherwise (a step slips with probability 0.08 and nothing
+catches it). Apart from the style, 45 % of responses loop on their last re-check until past
+every cap and never answer: a failure the policy chooses. So at the training temperature
+(T = 1) re-checks pay, and at the eval temperature (T = 0.6), where the concise slips are
+sharpened away but the near-even loop choice is not, the warm start fails by its choices: what
+GRPO can unlearn, and what SIRI's cap can compress. A single style per response, not per step, is
+what makes the verbosity removable as a whole: in the feasibility probe with per-step mixing the
+policy's lengths were already near the concise floor. Digits 1-4 keep the addition table small
+(about 140 entries) so that the 1M model learns it within the warm start's SFT run: its errors
+are then the data's, not an unfinished table's (the previous task's 0-9 digits left the build
+mid-descent, and two builds scored 56 % and 76.5 %: results/toy_study_noise.md). Every
+paragraph starts with a capital letter, so the cold start's segmentation
 (:func:`siri_verl.inftythink.segmentation.split_paragraphs`) keeps one step per paragraph.
 
 Long problems (k = 10..24 by default) are the InftyThink+ side: their solution is several times
@@ -122,6 +127,19 @@ class SumProblem:
             total = right
         return PARAGRAPH.join(paragraphs)
 
+    def uncaught_slips(self, slip_p: float, rng: random.Random) -> tuple[str, int]:
+        """The concise solution in which each step slips with probability ``slip_p`` (its sum
+        off by 1-2) and nothing catches it: later steps go on from the wrong sum. Returns the
+        reasoning and its final sum (the answer it concludes, wrong after any slip)."""
+        paragraphs, total = [], self.digits[0]
+        for digit in self.digits[1:]:
+            written = total + digit
+            if rng.random() < slip_p:
+                written = slipped(written, rng)
+            paragraphs.append(f"{STEP}{total}+{digit}={written}")
+            total = written
+        return PARAGRAPH.join(paragraphs), total
+
     def response(self, style: TraceStyle | None = None, rng: random.Random | None = None) -> str:
         """What the model writes after the prompt (which opened the think block): the concise
         solution without a ``style``, else one drawn in ``style`` (its looping failure included)."""
@@ -145,10 +163,11 @@ class TraceStyle:
     re-checks its work throughout or does not. In a verbose response every step is followed, with
     probability ``recheck_p``, by its re-check, and a step slips with probability ``slip_p`` (its
     sum off by 1-2), the re-check catching it: so extra reasoning can help, as "wait, let me
-    check" does. With probability ``loop_p`` a verbose response never concludes: it re-checks its
-    last step over and over until ``loop_chars`` characters (161-170 tokens, past every cap of
-    the SIRI side), then stops without an answer, as R1-Distill runs out of budget on hard
-    problems: a failure the policy chooses, not a slip.
+    check" does. A concise step slips with probability ``concise_slip_p``, uncaught. Apart from
+    the style, with probability ``loop_p`` (problems of ``loop_min_digits`` digits or more) a
+    response never concludes: it re-checks its last step over and over until ``loop_chars``
+    characters (about 160 tokens, past every cap of the SIRI side), then stops without an
+    answer, as R1-Distill runs out of budget: a failure the policy chooses, not a slip.
     """
 
     verbose_p: float = 0.7
@@ -156,24 +175,44 @@ class TraceStyle:
     slip_p: float = 0.15
     loop_p: float = 0.1
     loop_chars: int = 180
+    # Only problems with at least this many digits loop (2: every problem).
+    loop_min_digits: int = 2
+    # A concise step slips with this probability, uncaught: the solution goes on from the wrong
+    # sum to a wrong answer.
+    concise_slip_p: float = 0.0
 
-    def draw(self, rng: random.Random) -> tuple[bool, bool]:
-        """(verbose, loops) of one response."""
+    def draw(self, rng: random.Random, num_digits: int) -> tuple[bool, bool]:
+        """(verbose, loops) of one response to a problem of ``num_digits`` digits: two choices,
+        drawn apart (a concise response can loop too)."""
         verbose = rng.random() < self.verbose_p
-        return verbose, bool(verbose and self.loop_p and rng.random() < self.loop_p)
+        can_loop = self.loop_p and num_digits >= self.loop_min_digits
+        return verbose, bool(can_loop and rng.random() < self.loop_p)
 
     def write(self, problem: SumProblem, rng: random.Random) -> str:
-        verbose, loops = self.draw(rng)
-        if not verbose:
-            return render_conclusion_segment(problem.reasoning(), problem.conclusion)
-        reasoning = problem.reasoning(self.recheck_p, rng, self.slip_p)
+        verbose, loops = self.draw(rng, len(problem.digits))
+        if verbose:
+            reasoning, conclusion = problem.reasoning(self.recheck_p, rng, self.slip_p), problem.conclusion
+        elif self.concise_slip_p:
+            reasoning, total = problem.uncaught_slips(self.concise_slip_p, rng)
+            conclusion = f"\\boxed{{{total}}}"
+        else:
+            reasoning, conclusion = problem.reasoning(), problem.conclusion
         if not loops:
-            return render_conclusion_segment(reasoning, problem.conclusion)
+            return render_conclusion_segment(reasoning, conclusion)
         last = RECHECK + reasoning.rsplit(PARAGRAPH, 1)[-1][1:]
         while len(reasoning) < self.loop_chars:
             reasoning += PARAGRAPH + last
         return reasoning
 
+
+# The toy study's task (its third version, results/toy_study_tuning.md): 70 % of responses
+# verbose, their slips caught by re-checks; a concise step slips uncaught with probability 0.08;
+# 45 % of responses, of either style, loop until past every cap. At the training temperature
+# (T = 1) re-checks pay (a concise 9-digit solution is right 0.92^8 = 51 % of the time); at the
+# eval temperature (T = 0.6) a concise slip is rare (its four wrong sums, 2 % each, are sharpened
+# away) while a near-even choice such as looping is not: the warm start's failures are choices
+# the policy can unlearn, and its re-checks are what a shorter policy could drop.
+TASK_STYLE = TraceStyle(verbose_p=0.7, recheck_p=1.0, slip_p=0.15, loop_p=0.45, concise_slip_p=0.08)
 
 # The first study's style (its long traces keep it): half the responses verbose, a re-check after
 # each verbose step with probability 0.5, no slips, no loops.
@@ -186,8 +225,16 @@ def split_of(digits: tuple[int, ...]) -> str:
     return next(split for split, end in _SPLIT_BUCKETS if bucket < end)
 
 
-def sample_problems(split: str, count: int, num_digits: tuple[int, int], seed: int) -> list[SumProblem]:
-    """``count`` distinct problems of ``split``, k uniform in ``num_digits`` (inclusive).
+def sample_problems(
+    split: str,
+    count: int,
+    num_digits: tuple[int, int],
+    seed: int,
+    digit_range: tuple[int, int] = (0, 9),
+    distinct: bool = True,
+) -> list[SumProblem]:
+    """``count`` distinct problems of ``split``, k uniform in ``num_digits`` (inclusive), each
+    digit uniform in ``digit_range`` (inclusive); with ``distinct=False`` a problem may repeat.
 
     Draws are rejected when the problem belongs to another split or was drawn already, so a
     small k whose problems run out is drawn less often than the others (k = 3 has 1000 problems
@@ -198,14 +245,18 @@ def sample_problems(split: str, count: int, num_digits: tuple[int, int], seed: i
     low, high = num_digits
     if not 2 <= low <= high:
         raise ValueError(f"num_digits must be (low, high) with 2 <= low <= high, got {num_digits!r}")
-    rng = random.Random(f"running_sums:{seed}:{split}:{low}-{high}")
+    first, last = digit_range
+    if not 0 <= first <= last <= 9:
+        raise ValueError(f"digit_range must be (first, last) with 0 <= first <= last <= 9, got {digit_range!r}")
+    # The full range keeps the first study's key, so its draws are unchanged.
+    rng = random.Random(f"running_sums:{seed}:{split}:{low}-{high}" + ("" if digit_range == (0, 9) else f":{first}-{last}"))
     seen: set[tuple[int, ...]] = set()
     problems: list[SumProblem] = []
     for _ in range(200 * count + 1000):
         if len(problems) == count:
             return problems
-        digits = tuple(rng.randrange(10) for _ in range(rng.randint(low, high)))
-        if digits in seen or split_of(digits) != split:
+        digits = tuple(rng.randint(first, last) for _ in range(rng.randint(low, high)))
+        if (distinct and digits in seen) or split_of(digits) != split:
             continue
         seen.add(digits)
         problems.append(SumProblem(digits))
@@ -302,8 +353,12 @@ class RunningSumsSpec:
     # 4-9 digits: concise solutions take 53 tokens on average (25-78), verbose ones 100 (up to 149).
     num_digits: tuple[int, int] = (4, 9)
     long_num_digits: tuple[int, int] = (10, 24)
+    # Digits 1-4: an addition table of ~140 entries that the 1M model learns within its SFT run, so
+    # that the warm start's errors are the ones the data puts there (slips, loops), not an
+    # unfinished table whose state differs from build to build (results/toy_study_tuning.md).
+    digit_range: tuple[int, int] = (1, 4)
     # How the warm start's solutions are written (short side) and the cold start's long traces.
-    style: TraceStyle = TraceStyle()
+    style: TraceStyle = TASK_STYLE
     long_style: TraceStyle = HALF_RECHECKED
     # Problems per file. RL prompts (single turn): train / tune / test.
     train_size: int = 4000
@@ -316,7 +371,7 @@ class RunningSumsSpec:
     long_test_size: int = 100
     long_traces_size: int = 4000
     # Bumped whenever the text layout changes, so stale caches are not reused.
-    version: int = 2
+    version: int = 3
 
     def cache_key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -362,15 +417,18 @@ def write_dataset(out_dir: str | Path, spec: RunningSumsSpec = RunningSumsSpec()
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seed, short, long = spec.seed, spec.num_digits, spec.long_num_digits
+    seed, short, long, digits = spec.seed, spec.num_digits, spec.long_num_digits, spec.digit_range
     paths = {key: out / name for key, name in FILES.items()}
     for split, size in (("train", spec.train_size), ("tune", spec.tune_size), ("test", spec.test_size)):
-        write_rl_parquet(sample_problems(split, size, short, seed), paths[f"running_sums_{split}"])
+        write_rl_parquet(sample_problems(split, size, short, seed, digits), paths[f"running_sums_{split}"])
     for split, size in (("train", spec.long_train_size), ("test", spec.long_test_size)):
-        write_rl_parquet(sample_problems(split, size, long, seed), paths[f"long_sums_{split}"], LONG_DATA_SOURCE)
-    sft_problems = sample_problems("train", spec.sft_size, short, seed + 1)
+        problems = sample_problems(split, size, long, seed, digits)
+        write_rl_parquet(problems, paths[f"long_sums_{split}"], LONG_DATA_SOURCE)
+    # Drawn with repeats: the train split has only ~200 distinct 4-digit problems, and a distinct
+    # draw of 16000 would tilt the warm start's data towards long problems.
+    sft_problems = sample_problems("train", spec.sft_size, short, seed + 1, digits, distinct=False)
     write_sft_parquet(sft_rows(sft_problems, spec.style, seed), paths["running_sums_sft"])
-    trace_problems = sample_problems("train", spec.long_traces_size, long, seed + 1)
+    trace_problems = sample_problems("train", spec.long_traces_size, long, seed + 1, digits)
     write_long_traces(long_trace_rows(trace_problems, spec.long_style, seed), paths["long_sums_traces"])
     return paths
 

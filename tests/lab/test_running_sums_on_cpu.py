@@ -89,31 +89,46 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
         response = answer["content"][len(row.assistant_prefix) :]
         gold = SumProblem(tuple(int(d) for d in question["content"][1:])).answer
         assert row.assistant_prefix == "<think>\n" and answer["content"].startswith("<think>\n")
-        # every finished row is right; a looping one (no </think>) never answers
-        assert compute_score(rs.DATA_SOURCE, response, gold)["score"] == float("</think>" in response)
+        # a finished row answers its own last sum: right unless a concise step slipped (uncaught);
+        # a looping one (no </think>) never answers
+        last_sum = response.split("\n</think>")[0].rsplit("=", 1)[-1]
+        right = "</think>" in response and last_sum == gold
+        assert compute_score(rs.DATA_SOURCE, response, gold)["score"] == float(right)
+        if "</think>" in response:
+            assert response.endswith(f"\\boxed{{{last_sum}}}")
     for line in small_dataset["long_sums_traces"].read_text().splitlines():
         row = json.loads(line)
         gold = SumProblem(tuple(int(d) for d in row["question"][1:])).answer
         assert compute_score(rs.LONG_DATA_SOURCE, row["trace"], gold)["score"] == 1.0
 
 
-def test_both_styles_are_in_the_warm_start_data(small_dataset):
-    contents = [m[1]["content"] for m in pd.read_parquet(small_dataset["running_sums_sft"]).messages]
-    verbose = [c for c in contents if "\nW" in c]
-    assert 0.55 * len(contents) < len(verbose) < 0.85 * len(contents)  # verbose_p = 0.7
-    looping = [c for c in verbose if "</think>" not in c]
-    assert 0 < len(looping) < 0.3 * len(verbose)  # loop_p = 0.1 of verbose ones
-    slips = 0
-    for content in verbose:
-        paragraphs = content.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n")
-        steps = [p for p in paragraphs if p.startswith("S")]
-        # one style per response: a verbose response re-checks every step (recheck_p = 1) ...
-        assert [p[0] for p in paragraphs[: 2 * len(steps)]] == ["S", "W"] * len(steps), content
-        slips += sum(s.split("=")[1] != w.split("=")[1] for s, w in zip(paragraphs[0::2], paragraphs[1::2]))
-        # ... and a looping one repeats its last re-check after that, without an answer
-        assert set(paragraphs[2 * len(steps) :]) <= {paragraphs[2 * len(steps) - 1]}
-        assert (content in looping) == (len(paragraphs) > 2 * len(steps)) or content not in looping
-    assert slips > 0
+def test_both_styles_slips_and_loops_are_in_the_warm_start_data(small_dataset):
+    contents = [m[1]["content"].removeprefix("<think>\n") for m in pd.read_parquet(small_dataset["running_sums_sft"]).messages]
+    looping = [c for c in contents if "</think>" not in c]
+    assert 0.3 * len(contents) < len(looping) < 0.6 * len(contents)  # loop_p = 0.45, either style
+    finished = [c.split("\n</think>")[0].split("\n\n") for c in contents if "</think>" in c]
+    verbose = [p for p in finished if any(q.startswith("W") for q in p)]
+    assert 0.55 * len(finished) < len(verbose) < 0.85 * len(finished)  # verbose_p = 0.7
+    caught = uncaught = 0
+    for paragraphs in finished:
+        steps = [q for q in paragraphs if q.startswith("S")]
+        if paragraphs in verbose:
+            # one style per response: a verbose response re-checks every step (recheck_p = 1), and
+            # its re-check has the right sum where the step slipped
+            assert [q[0] for q in paragraphs] == ["S", "W"] * len(steps), paragraphs
+            caught += sum(s.split("=")[1] != w.split("=")[1] for s, w in zip(paragraphs[0::2], paragraphs[1::2]))
+        else:
+            # a concise one goes on from whatever sum it wrote, slipped or not
+            sums = [int(q.split("=")[1]) for q in steps]
+            firsts = [int(q[1:].split("+")[0]) for q in steps]
+            assert firsts[1:] == sums[:-1], paragraphs
+            uncaught += sum(int(q[1:].split("+")[0]) + int(q.split("+")[1].split("=")[0]) != int(q.split("=")[1]) for q in steps)
+    assert caught > 0 and uncaught > 0
+    for content in looping:
+        paragraphs = content.split("\n\n")
+        # a looping response repeats one re-check, after its last step, until past every cap
+        repeated = [q for q in paragraphs if q == paragraphs[-1]]
+        assert paragraphs[-1].startswith("W") and len(repeated) >= 3, content
 
 
 def test_no_problem_is_in_two_splits(small_dataset):
@@ -262,3 +277,16 @@ def test_eval_takes_the_running_sums_test_split_by_asset_name():
     assert load_problems(benchmark_file("toy", "/nonexistent"), None)[0].data_source == "toy_addition"
     with pytest.raises(FileNotFoundError, match="prepare aime24"):
         benchmark_file("aime24", "/nonexistent")
+
+
+def test_the_study_draws_digits_1_to_4_and_its_sft_rows_cover_every_difficulty():
+    spec = RunningSumsSpec()
+    problems = rs.sample_problems("test", 200, spec.num_digits, 0, spec.digit_range)
+    assert {d for p in problems for d in p.digits} == {1, 2, 3, 4}
+    # the train split holds ~200 distinct 4-digit problems: a draw with repeats keeps k uniform
+    sft = rs.sample_problems("train", 3000, spec.num_digits, 1, spec.digit_range, distinct=False)
+    counts = [sum(len(p.digits) == k for p in sft) for k in range(4, 10)]
+    assert min(counts) > 0.7 * max(counts), counts
+    assert all(p.split == "train" for p in sft)
+    with pytest.raises(ValueError, match="digit_range"):
+        rs.sample_problems("test", 5, (4, 9), 0, (0, 10))
