@@ -40,7 +40,7 @@ TUNING_SEEDS = (100, 101)
 EVAL_TEMPERATURE = 0.6  # the study's eval protocol (conf/eval/eval_protocol/toy.yaml)
 SIRI_RECIPE = "toy_siri_cosine"  # the schedule whose L_min and L_max check 3 tests
 
-_RECHECK_PARAGRAPH = re.compile(r"(?m)^W")
+RECHECK_PARAGRAPH = re.compile(r"(?m)^W")
 # A seed's problems are numbered apart from another seed's (their samples are separate draws).
 _SEED_OFFSET = 100_000
 
@@ -79,7 +79,7 @@ def samples_of(generations: Path, questions: list[str], first_id: int = 0) -> li
                 digits=len(questions[record["problem"]]) - 1,  # Q<digits>
                 tokens=int(record["tokens"]),
                 correct=bool(record["correct"]),
-                verbose=bool(_RECHECK_PARAGRAPH.search(text)),
+                verbose=bool(RECHECK_PARAGRAPH.search(text)),
                 finished=not record.get("truncated", False),
             )
         )
