@@ -41,6 +41,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("siri_verl.assets",),
     ("siri_verl.lab.toy_study",),
     ("siri_verl.lab.headroom",),
+    ("siri_verl.lab.response_styles",),
 ]
 
 # Modules with a __main__ block that are not commands of this project.

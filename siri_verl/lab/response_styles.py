@@ -79,7 +79,14 @@ def markdown_row(name: str, s: Styles) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m siri_verl.lab.response_styles", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m siri_verl.lab.response_styles",
+        description="What an arm's responses did, from its eval generation logs: the share that loop past "
+        "the budget, the verbose share of the finished ones, and each style's accuracy and tokens (one "
+        "markdown row per directory, every generations/*.jsonl under it pooled).",
+        epilog="example: python -m siri_verl.lab.response_styles toy_study_run/eval/constant_cap "
+        "toy_study_run/eval/SIRI-low",
+    )
     parser.add_argument("dirs", nargs="+", type=Path, help="eval output directories (searched recursively)")
     args = parser.parse_args(argv)
     print(HEADER)
