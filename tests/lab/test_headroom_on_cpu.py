@@ -45,6 +45,12 @@ def test_the_verbose_advantage_is_within_a_digit_count():
     assert verbose_advantage(_samples([(4, 40, True, False)])) is None
 
 
+def test_responses_cut_off_at_the_budget_count_as_neither_style():
+    finished = [Sample(0, 5, 90, True, True), Sample(1, 5, 45, False, False)]
+    loops = [Sample(2, 5, 160, False, True, finished=False)] * 5
+    assert verbose_advantage(finished + loops) == verbose_advantage(finished) == 1.0
+
+
 def test_reported_seeds_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="reported seeds"):
         headroom.main(["--seeds", "0", "100", "--out", str(tmp_path)])
