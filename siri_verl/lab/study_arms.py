@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ETA = 96  # per-call cap of the InftyThink arms (inftythink.segment_cap in recipes/_toy_inftythink.yaml)
+ETA = 128  # per-call cap of the InftyThink arms (inftythink.segment_cap in recipes/_toy_inftythink.yaml)
 PROMPT_BUDGET = 64  # data.max_prompt_length of the InftyThink arms
-LONGCOT_CAP = 128  # the long-CoT arm's response cap (recipes/toy_longcot_rl.yaml): prompt + 128 <= 64 + 96
+LONGCOT_CAP = 160  # the long-CoT arm's response cap (recipes/toy_longcot_rl.yaml): prompt + 160 <= 64 + 128
 FULL_CONTEXT = 448  # the toy model's room for a response (512 positions less the prompt)
 # The reported seeds: no setting of the study is tuned on them (siri_verl/lab/headroom.py and
 # `toy_study --split tune` use other seeds, results/toy_study_tuning.md).

@@ -111,3 +111,20 @@ def test_tuning_runs_measure_on_the_tune_split_with_tuning_seeds_only(tmp_path):
         toy_study.run_study(toy_study.parse_args(
             ["--out", str(tmp_path), "--split", "tune", "--seeds", "1", "100", "--arms", "constant cap"]
         ))
+
+
+def test_the_study_evaluates_each_inftythink_side_arm_at_its_recipes_caps():
+    """The eval budgets in study_arms.py are the recipes' training caps, and the long-CoT arm's
+    per-call context fits within an InftyThink+ call's (H4 compares them at equal context)."""
+    from siri_verl.lab.study_arms import ETA, LONGCOT_CAP, PROMPT_BUDGET
+
+    for recipe in ("toy_inftythink_task", "toy_inftythink_eff"):
+        cfg = compose_recipe(recipe)
+        assert (cfg.inftythink.segment_cap, cfg.data.max_response_length) == (ETA, ETA), recipe
+        assert cfg.data.max_prompt_length == PROMPT_BUDGET, recipe
+    assert compose_recipe("toy_siri_inftythink").schedule.l_max == ETA
+    longcot = compose_recipe("toy_longcot_rl")
+    assert longcot.data.max_response_length == LONGCOT_CAP == longcot.schedule.length
+    assert ARMS_BY_NAME["long-CoT RL"].max_tokens == LONGCOT_CAP
+    # The long problems' prompts are 16-30 tokens (R1-Distill chat template, toy tokenizer).
+    assert 32 + LONGCOT_CAP <= PROMPT_BUDGET + ETA
