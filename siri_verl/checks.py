@@ -250,6 +250,23 @@ def token_budgets_cover_the_longest_row(cfg: DictConfig, choices: Mapping[str, s
 
 
 @config_check
+def no_reference_model_on_cpu(cfg: DictConfig, choices: Mapping[str, str]) -> None:
+    """A KL term needs verl's reference model, which its FSDP engine shards forward-only with
+    ``CPUOffloadPolicy(pin_memory=True)`` (``verl/workers/engine/fsdp/transformer_impl.py``);
+    pinning memory needs an accelerator, so on ``trainer.device=cpu`` the reference's
+    ``init_model`` raises "Cannot access accelerator device" a minute into the job."""
+    if OmegaConf.select(cfg, "trainer.device") != "cpu" or not _uses_reference_policy(cfg):
+        return
+    keys = [key for key in (f"{_ACTOR}.use_kl_loss", "algorithm.use_kl_in_reward") if OmegaConf.select(cfg, key)]
+    raise ConfigError(
+        f"{' and '.join(f'{key}=true' for key in keys)} needs a reference model, which verl's FSDP engine "
+        "builds with pinned CPU offload (CPUOffloadPolicy(pin_memory=True), verl/workers/engine/fsdp/"
+        "transformer_impl.py): that needs an accelerator and fails on trainer.device=cpu. Drop the KL term "
+        "on the CPU backend, or run on a GPU backend"
+    )
+
+
+@config_check
 def siri_verl_settings_are_valid(cfg: DictConfig, choices: Mapping[str, str]) -> None:
     """The ``siri_verl`` section (``siri_verl/project_settings.py``), every key read once."""
     SiriVerlSettings.of(cfg)

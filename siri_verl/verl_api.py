@@ -690,6 +690,15 @@ TOUCHES: tuple[Touch, ...] = (
         "the segment row's prefix column and chat-template settings", ("siri_verl/inftythink/sft_dataset.py",),
         INTERNAL,
     ),
+    Touch(
+        "verl.workers.engine.fsdp.transformer_impl:FSDPEngine", "verl/workers/engine/fsdp/transformer_impl.py",
+        "exists",
+        "read, not called: it shards a forward-only engine (the reference model) with pinned CPU offload, "
+        "which needs an accelerator; checks.py refuses a KL term on trainer.device=cpu until this changes",
+        ("siri_verl/checks.py",), INTERNAL,
+        contains=("if self.engine_config.offload_policy or self.engine_config.forward_only:",
+                  "offload_policy = CPUOffloadPolicy(pin_memory=True)"),
+    ),
     # -- the monkeypatches (backends/cpu/patches.py), guarded by their own test -----------------
     Touch(
         "verl.utils.distributed:initialize_global_process_group_ray", "verl/utils/distributed.py", "exists",

@@ -85,6 +85,28 @@ def test_the_reference_budget_counts_only_with_a_reference_model():
         token_budgets_cover_the_longest_row(compose("siri_low", [*overrides, "actor_rollout_ref.actor.use_kl_loss=true"]), {})
 
 
+def test_a_kl_term_on_the_cpu_backend_is_refused_naming_its_key():
+    """verl pins the reference model's memory, which a machine without an accelerator cannot do:
+    found when a toy-study tuning run with use_kl_loss=true died in the reference's init_model."""
+    from siri_verl.checks import no_reference_model_on_cpu
+
+    no_reference_model_on_cpu(compose("toy_constant"), {})  # no KL: no reference model
+    with pytest.raises(ConfigError, match=r"actor_rollout_ref\.actor\.use_kl_loss=true needs a reference model"):
+        no_reference_model_on_cpu(compose("toy_constant", ["actor_rollout_ref.actor.use_kl_loss=true"]), {})
+    with pytest.raises(ConfigError, match=r"algorithm\.use_kl_in_reward=true"):
+        no_reference_model_on_cpu(compose("toy_constant", ["algorithm.use_kl_in_reward=true"]), {})
+    # A GPU recipe keeps its KL term (verl's default device is cuda).
+    no_reference_model_on_cpu(compose("siri_low", ["actor_rollout_ref.actor.use_kl_loss=true"]), {})
+
+
+def test_verl_cannot_pin_memory_without_an_accelerator():
+    """The failure the check above prevents, in torch itself (what verl's CPUOffloadPolicy calls)."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has an accelerator")
+    with pytest.raises(RuntimeError, match="accelerator"):
+        torch.zeros(2).pin_memory()
+
+
 def test_a_gpu_recipe_on_a_laptop_lists_every_config_problem_before_the_gpus(tmp_path):
     """``python -m siri_verl recipe=siri_low`` with no data and a short budget, on this GPU-less machine."""
     env = {**os.environ, "SIRI_VERL_DATA_DIR": str(tmp_path / "data")}
