@@ -218,11 +218,18 @@ TOKEN_BUDGETS = (
 )  # fmt: skip
 
 
+# The switches of a KL term: verl builds a reference model when either is on
+# (``verl.trainer.ppo.utils.need_reference_policy``).
+KL_SWITCHES = (f"{_ACTOR}.use_kl_loss", "algorithm.use_kl_in_reward")
+
+
+def _kl_switches_on(cfg: DictConfig) -> list[str]:
+    return [key for key in KL_SWITCHES if OmegaConf.select(cfg, key)]
+
+
 def _uses_reference_policy(cfg: DictConfig) -> bool:
-    """verl builds a reference model only for a KL term (``verl.trainer.ppo.utils.need_reference_policy``)."""
-    return bool(OmegaConf.select(cfg, "algorithm.use_kl_in_reward")) or bool(
-        OmegaConf.select(cfg, f"{_ACTOR}.use_kl_loss")
-    )
+    """verl builds a reference model only for a KL term."""
+    return bool(_kl_switches_on(cfg))
 
 
 @config_check
@@ -255,9 +262,9 @@ def no_reference_model_on_cpu(cfg: DictConfig, choices: Mapping[str, str]) -> No
     ``CPUOffloadPolicy(pin_memory=True)`` (``verl/workers/engine/fsdp/transformer_impl.py``);
     pinning memory needs an accelerator, so on ``trainer.device=cpu`` the reference's
     ``init_model`` raises "Cannot access accelerator device" a minute into the job."""
-    if OmegaConf.select(cfg, "trainer.device") != "cpu" or not _uses_reference_policy(cfg):
+    keys = _kl_switches_on(cfg)
+    if OmegaConf.select(cfg, "trainer.device") != "cpu" or not keys:
         return
-    keys = [key for key in (f"{_ACTOR}.use_kl_loss", "algorithm.use_kl_in_reward") if OmegaConf.select(cfg, key)]
     raise ConfigError(
         f"{' and '.join(f'{key}=true' for key in keys)} needs a reference model, which verl's FSDP engine "
         "builds with pinned CPU offload (CPUOffloadPolicy(pin_memory=True), verl/workers/engine/fsdp/"
