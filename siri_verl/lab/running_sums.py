@@ -16,7 +16,7 @@ blank line)::
 The style is drawn once per response (:class:`TraceStyle`, the study's :data:`TASK_STYLE`):
 verbose (every step re-checked, a step slipping with probability 0.15 and its re-check catching
 it) with probability 0.7, concise otherwise (a step slips with probability 0.08 and nothing
-catches it). Apart from the style, 45 % of responses loop on their last re-check until past
+catches it). Apart from the style, 30 % of responses loop on their last re-check until past
 every cap and never answer: a failure the policy chooses. So at the training temperature
 (T = 1) re-checks pay, and at the eval temperature (T = 0.6), where the concise slips are
 sharpened away but the near-even loop choice is not, the warm start fails by its choices: what
@@ -207,12 +207,13 @@ class TraceStyle:
 
 # The toy study's task (its third version, results/toy_study_tuning.md): 70 % of responses
 # verbose, their slips caught by re-checks; a concise step slips uncaught with probability 0.08;
-# 45 % of responses, of either style, loop until past every cap. At the training temperature
-# (T = 1) re-checks pay (a concise 9-digit solution is right 0.92^8 = 51 % of the time); at the
+# 30 % of responses, of either style, loop until past every cap (45 % until 2026-12-06, whose warm
+# start's sampled accuracy, 30.4 %, fell under the room-to-learn band: results/toy_study_tuning.md).
+# At the training temperature (T = 1) re-checks pay (a concise 9-digit solution is right 0.92^8 = 51 % of the time); at the
 # eval temperature (T = 0.6) a concise slip is rare (its four wrong sums, 2 % each, are sharpened
 # away) while a near-even choice such as looping is not: the warm start's failures are choices
 # the policy can unlearn, and its re-checks are what a shorter policy could drop.
-TASK_STYLE = TraceStyle(verbose_p=0.7, recheck_p=1.0, slip_p=0.15, loop_p=0.45, concise_slip_p=0.08)
+TASK_STYLE = TraceStyle(verbose_p=0.7, recheck_p=1.0, slip_p=0.15, loop_p=0.3, concise_slip_p=0.08)
 
 # The first study's style (its long traces keep it): half the responses verbose, a re-check after
 # each verbose step with probability 0.5, no slips, no loops.

@@ -105,7 +105,7 @@ def test_golds_and_reference_traces_score_1_and_perturbed_answers_0(small_datase
 def test_both_styles_slips_and_loops_are_in_the_warm_start_data(small_dataset):
     contents = [m[1]["content"].removeprefix("<think>\n") for m in pd.read_parquet(small_dataset["running_sums_sft"]).messages]
     looping = [c for c in contents if "</think>" not in c]
-    assert 0.3 * len(contents) < len(looping) < 0.6 * len(contents)  # loop_p = 0.45, either style
+    assert 0.2 * len(contents) < len(looping) < 0.4 * len(contents)  # loop_p = 0.3, either style
     finished = [c.split("\n</think>")[0].split("\n\n") for c in contents if "</think>" in c]
     verbose = [p for p in finished if any(q.startswith("W") for q in p)]
     assert 0.55 * len(finished) < len(verbose) < 0.85 * len(finished)  # verbose_p = 0.7
