@@ -13,9 +13,23 @@ import statistics
 from pathlib import Path
 
 from siri_verl.eval.metrics import delta_cr_acc
+from siri_verl.lab import response_styles
 from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME
-from siri_verl.lab.study_statistics import mean_cell
-from siri_verl.lab.verdicts import hypotheses
+from siri_verl.lab.study_statistics import difference_interval, mean_cell
+from siri_verl.lab.verdicts import METRIC_FORMATS, hypotheses
+
+# Differences between arms that the hypotheses do not test but the report's reader asks about:
+# (arm, baseline). RL over the InftyThink+ cold start, whatever the reward; SIRI's table's two
+# baselines against the arms they resemble.
+COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("InftyThink+ T", "cold start only"),
+    ("InftyThink+ T+E", "cold start only"),
+    ("SIRI x InftyThink", "cold start only"),
+    ("InftyThink+ T+E", "InftyThink+ T"),
+    ("DeepScaleR-style", "SIRI-low"),
+    ("ThinkPrune-style", "constant cap"),
+    ("stair", "SIRI-low"),
+)
 
 
 def report_markdown(rows: dict[str, list[dict]], meta: dict, headroom: str = "") -> str:
@@ -99,6 +113,76 @@ def phase_ends_markdown(points: list[dict]) -> str:
         lines.append(f"| {recipe} | {step} | {phase} | {mean_cell([p['acc'] for p in at], 100)} | "
                      f"{mean_cell([p['tokens'] for p in at])} | {len(at)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def per_seed_markdown(rows: dict[str, list[dict]]) -> str:
+    """Every arm's result on each seed, which the means and intervals above pool: accuracy (%) /
+    mean tokens, and segments per trajectory where the arm has them."""
+    seeds = sorted({r["seed"] for results in rows.values() for r in results})
+    if not seeds:
+        return ""
+    lines = ["", "## Per seed", "",
+             "Accuracy (%) / mean tokens (/ segments per trajectory on the InftyThink+ side) of each arm on each seed.", "",
+             "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]  # fmt: skip
+    for arm in ARMS:
+        by_seed = {r["seed"]: r for r in rows.get(arm.name, [])}
+        if not by_seed:
+            continue
+        cells = []
+        for seed in seeds:
+            r = by_seed.get(seed)
+            cell = "-" if r is None else f"{100 * r['acc']:.1f} / {r['tokens']:.1f}"
+            if r is not None and r.get("segments") is not None:
+                cell += f" / {r['segments']:.2f}"
+            cells.append(cell)
+        lines.append(f"| {arm.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def comparisons_markdown(rows: dict[str, list[dict]], pairs: tuple[tuple[str, str], ...] = COMPARISONS) -> str:
+    """Arm minus baseline on accuracy, tokens and segments: Welch's 95% interval over seeds, for
+    the pairs in :data:`COMPARISONS` that were both run."""
+    run = [(a, b) for a, b in pairs if rows.get(a) and rows.get(b)]
+    if not run:
+        return ""
+    lines = ["", "## Other differences (no hypothesis)", "",
+             "Arm minus baseline, mean over seeds with Welch's 95% interval; not verdicts, no criterion was set for them.", "",
+             "| arm | baseline | accuracy (points) | tokens | segments |", "|---|---|---:|---:|---:|"]  # fmt: skip
+    for arm, baseline in run:
+        cells = []
+        for metric in ("acc", "tokens", "segments"):
+            a = [r[metric] for r in rows[arm] if r.get(metric) is not None]
+            b = [r[metric] for r in rows[baseline] if r.get(metric) is not None]
+            if not a or not b:
+                cells.append("-")
+                continue
+            _, scale, fmt, _ = METRIC_FORMATS[metric]
+            diff, low, high = difference_interval(a, b)
+            cells.append(f"{scale * diff:{fmt}} [{scale * low:{fmt}}, {scale * high:{fmt}}]")
+        lines.append(f"| {arm} | {baseline} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def response_styles_markdown(eval_roots: dict[str, Path]) -> str:
+    """What each SIRI-side arm's eval responses did (siri_verl/lab/response_styles.py), every seed
+    pooled: loops cut off at the budget, and the verbose share, accuracy and tokens of the finished
+    ones. ``eval_roots``: arm name -> its ``eval/<arm>`` directory; an arm without generation logs is
+    left out."""
+    lines = []
+    for name, root in eval_roots.items():
+        try:
+            records = response_styles.records_under(root)
+        except FileNotFoundError:
+            continue
+        lines.append(response_styles.markdown_row(name, response_styles.styles_of(records)))
+    if not lines:
+        return ""
+    head = ["", "## What changed in the responses (SIRI side, eval generations, every seed pooled)", "",
+            "A loop is a response cut off at the eval budget; a finished response is verbose when it has a re-check "
+            "paragraph (`W...`), concise otherwise (the headroom checks' classification, siri_verl/lab/headroom.py). "
+            "The same table for any eval directories: `python -m siri_verl.lab.response_styles DIR...`.", "",
+            response_styles.HEADER]  # fmt: skip
+    return "\n".join(head + lines) + "\n"
 
 
 def plot_pareto(rows: dict[str, list[dict]], side: str, path: Path) -> Path | None:

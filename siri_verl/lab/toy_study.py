@@ -20,13 +20,15 @@ the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the dat
 3. **Report** ``results/toy_study.md`` (siri_verl/lab/study_report.py): per arm the mean and
    95% t-interval over seeds of accuracy and tokens (siri_verl/lab/study_statistics.py), ΔCRAcc
    against the warm start, per-call peak context, wall time; the hypotheses H1-H5 with their
-   criteria and verdicts (siri_verl/lab/verdicts.py); the Pareto plot of all arms and SIRI's
-   L(t) against mean response length, both logged on the study's MLflow run.
+   criteria and verdicts (siri_verl/lab/verdicts.py); each arm per seed, the differences no
+   hypothesis tests (``study_report.COMPARISONS``) and what the SIRI-side responses did (loops,
+   re-checks: siri_verl/lab/response_styles.py); the Pareto plot of all arms and SIRI's L(t)
+   against mean response length, both logged on the study's MLflow run.
 
 The arms (recipe, checkpoint, eval setting) are a table in siri_verl/lab/study_arms.py.
 
 ``--steps``, ``--limit`` and ``--start-model`` shrink the study (the CI smoke test,
-``tests/e2e/test_toy_study_smoke_on_cpu.py``, runs one step of each arm type from an untrained model);
+``tests/e2e/test_toy_study_smoke_on_cpu.py``, trains one step of one arm from an untrained model);
 the report always states what was run.
 """
 
@@ -45,11 +47,14 @@ from pathlib import Path
 from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME, REPORTED_SEEDS, Arm
 from siri_verl.lab.study_eval import evaluate
 from siri_verl.lab.study_report import (
+    comparisons_markdown,
     follow_markdown,
+    per_seed_markdown,
     phase_ends_markdown,
     plot_pareto,
     plot_schedule,
     report_markdown,
+    response_styles_markdown,
     schedule_curves,
 )
 
@@ -215,6 +220,11 @@ def study_arm(name: str, split: str = "test") -> Arm:
     return replace(arm, benchmark=TUNE_BENCHMARKS[arm.benchmark])
 
 
+def arm_eval_root(out: Path, arm: Arm) -> Path:
+    """``<out>/eval/<arm>``: the arm's evals, one ``seed<N>`` directory per seed."""
+    return out / "eval" / arm.name.replace(" ", "_").replace(",", "")
+
+
 def eval_result(arm: Arm, out_dir: Path) -> dict:
     """The arm's benchmark summary that :func:`evaluate` left in ``out_dir``."""
     return json.loads((out_dir / "summary.json").read_text())["benchmarks"][arm.benchmark]
@@ -343,7 +353,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
             else:
                 model, step, summary, tags = args.start_model or arm.model, None, {}, {}
             tags = {k: v for k, v in tags.items() if v is not None}
-            eval_dir = out / "eval" / arm.name.replace(" ", "_").replace(",", "") / f"seed{seed}"
+            eval_dir = arm_eval_root(out, arm) / f"seed{seed}"
             evals.append((arm, seed, step, summary, eval_dir))
             tasks.append({"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(eval_dir),
                           "limit": args.limit, "n": args.n, "tags": tags, "split": args.split})  # fmt: skip
@@ -383,7 +393,9 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         if all(constant_runs):
             constant = schedule_curves(tracking_uri, constant_runs)["siri/response_length/mean"]
             curves["constant/response_length/mean"] = constant
-    report = report_markdown(rows, meta, headroom) + phase_ends_markdown(schedule_rows)
+    report = report_markdown(rows, meta, headroom) + per_seed_markdown(rows) + comparisons_markdown(rows)
+    report += response_styles_markdown({arm.name: arm_eval_root(out, arm) for arm in arms if arm.side == "siri"})
+    report += phase_ends_markdown(schedule_rows)
     report += follow_markdown(curves) if curves else ""
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -35,3 +35,35 @@ def test_the_length_follows_the_cap_with_the_lag_it_has():
     text = follow_markdown({"siri/max_response_length": cap, "siri/response_length/mean": late,
                             "constant/response_length/mean": flat})  # fmt: skip
     assert "lag of k = 3 steps" in text and "under the constant cap 80.0 -> 80.0" in text
+
+
+def test_per_seed_cells_and_differences_between_arms_the_hypotheses_leave_out():
+    rows = {
+        "cold start only": [{"acc": a, "tokens": 200.0, "segments": 3.9, "seed": s} for s, a in enumerate((0.6, 0.7, 0.65))],
+        "InftyThink+ T": [{"acc": a, "tokens": 180.0 + s, "segments": 3.6, "seed": s} for s, a in enumerate((0.7, 0.8, 0.75))],
+        "warm start": [{"acc": 0.3, "tokens": 130.0, "segments": None, "seed": 1}],
+    }
+    seeds = study_report.per_seed_markdown(rows)
+    assert "| arm | seed 0 | seed 1 | seed 2 |" in seeds
+    assert "| InftyThink+ T | 70.0 / 180.0 / 3.60 | 80.0 / 181.0 / 3.60 | 75.0 / 182.0 / 3.60 |" in seeds
+    assert "| warm start | - | 30.0 / 130.0 | - |" in seeds  # a seed an arm lacks, no segments on the SIRI side
+    differences = study_report.comparisons_markdown(rows)
+    # +10 points with equal spreads: Welch's interval is +10 +- t(0.975, 4) * sqrt(2 * 0.05^2 / 3)
+    assert "| InftyThink+ T | cold start only | +10.0 [-1.3, +21.3] | -19.0 [-21.5, -16.5] | -0.30 [-0.30, -0.30] |" in differences
+    assert "T+E" not in differences and "DeepScaleR" not in differences  # pairs not both run are left out
+    assert study_report.comparisons_markdown({"warm start": rows["warm start"]}) == ""
+
+
+def test_response_styles_of_each_siri_side_arm_pooled_over_seeds(tmp_path):
+    import json
+
+    record = {"text": "S1+2=3\n\nW1+2=3\n</think>\n\n\\boxed{3}", "tokens": 20, "truncated": False, "correct": True}
+    for seed in ("seed0", "seed1"):
+        (tmp_path / "constant_cap" / seed / "generations").mkdir(parents=True)
+        (tmp_path / "constant_cap" / seed / "generations" / "running_sums_test.jsonl").write_text(json.dumps(record) + "\n")
+    text = study_report.response_styles_markdown(
+        {"constant cap": tmp_path / "constant_cap", "SIRI-low": tmp_path / "SIRI-low"}  # SIRI-low: no evals yet
+    )
+    assert "| constant cap | 2 | 0.0 % | 100.0 % | 100.0 % | nan % | 20.0 / nan |" in text
+    assert "SIRI-low" not in text
+    assert study_report.response_styles_markdown({"SIRI-low": tmp_path / "SIRI-low"}) == ""
