@@ -34,12 +34,13 @@ demo: $(STAMP)
 # if they all run on one worker, one after another. Two files' jobs may run at once: a job's
 # start-up keeps one core of two busy (results/overhead.md). (--dist loadgroup with xdist_group
 # markers did not group anything: xdist 3.8 renames a test's _nodeid, which pytest 9 no longer
-# reads, so each module's job ran twice.)
+# reads, so each module's job ran twice.) The 15 slowest tests are listed at the end, so that a
+# suite that grows says where.
 test: $(STAMP)
 	if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser check will skip"; \
 	fi
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf $(VENV) outputs multirun mlflow.db .cache
