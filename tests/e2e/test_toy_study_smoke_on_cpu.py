@@ -1,7 +1,7 @@
 """The toy study's CI smoke test: the whole command, shrunk to one training step.
 
 ``python -m siri_verl.lab.toy_study`` is a benchmark (about an hour and a half on 2 cores,
-results/toy_study.md), not a test. This runs the same command end to end in under two minutes:
+results/toy_study.md), not a test. This runs the same command end to end in about two minutes:
 the headroom checks, one training step of the arm that carries both methods (SIRI x InftyThink:
 the SIRI schedule's cap on the ``inftythink`` agent loop) as a Hydra multirun, the evals of its
 checkpoint and of one untrained row per side under the study's protocol (the SIRI side's
