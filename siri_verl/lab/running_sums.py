@@ -209,10 +209,11 @@ class TraceStyle:
 # verbose, their slips caught by re-checks; a concise step slips uncaught with probability 0.08;
 # 30 % of responses, of either style, loop until past every cap (45 % until 2026-12-06, whose warm
 # start's sampled accuracy, 30.4 %, fell under the room-to-learn band: results/toy_study_tuning.md).
-# At the training temperature (T = 1) re-checks pay (a concise 9-digit solution is right 0.92^8 = 51 % of the time); at the
-# eval temperature (T = 0.6) a concise slip is rare (its four wrong sums, 2 % each, are sharpened
-# away) while a near-even choice such as looping is not: the warm start's failures are choices
-# the policy can unlearn, and its re-checks are what a shorter policy could drop.
+# At the training temperature (T = 1) re-checks pay (a concise 9-digit solution is right 0.92^8 =
+# 51 % of the time); at the eval temperature (T = 0.6) a concise slip is rare (its four wrong sums,
+# 2 % each, are sharpened away) while a near-even choice such as looping is not: the warm start's
+# failures are choices the policy can unlearn, and its re-checks are what a shorter policy could
+# drop.
 TASK_STYLE = TraceStyle(verbose_p=0.7, recheck_p=1.0, slip_p=0.15, loop_p=0.3, concise_slip_p=0.08)
 
 # The first study's style (its long traces keep it): half the responses verbose, a re-check after

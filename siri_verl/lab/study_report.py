@@ -16,7 +16,7 @@ from siri_verl.eval.metrics import delta_cr_acc
 from siri_verl.lab import response_styles
 from siri_verl.lab.study_arms import ARMS, ARMS_BY_NAME
 from siri_verl.lab.study_statistics import difference_interval, mean_cell
-from siri_verl.lab.verdicts import METRIC_FORMATS, hypotheses
+from siri_verl.lab.verdicts import format_metric, hypotheses, metric_values
 
 # Differences between arms that the hypotheses do not test but the report's reader asks about:
 # (arm, baseline). RL over the InftyThink+ cold start, whatever the reward; SIRI's table's two
@@ -151,14 +151,12 @@ def comparisons_markdown(rows: dict[str, list[dict]], pairs: tuple[tuple[str, st
     for arm, baseline in run:
         cells = []
         for metric in ("acc", "tokens", "segments"):
-            a = [r[metric] for r in rows[arm] if r.get(metric) is not None]
-            b = [r[metric] for r in rows[baseline] if r.get(metric) is not None]
+            a, b = metric_values(rows, arm, metric), metric_values(rows, baseline, metric)
             if not a or not b:
                 cells.append("-")
                 continue
-            _, scale, fmt, _ = METRIC_FORMATS[metric]
-            diff, low, high = difference_interval(a, b)
-            cells.append(f"{scale * diff:{fmt}} [{scale * low:{fmt}}, {scale * high:{fmt}}]")
+            diff, low, high = (format_metric(metric, x) for x in difference_interval(a, b))
+            cells.append(f"{diff} [{low}, {high}]")
         lines.append(f"| {arm} | {baseline} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -87,11 +87,13 @@ HYPOTHESES: tuple[Hypothesis, ...] = (
 )  # fmt: skip
 
 
-def _values(rows: dict[str, list[dict]], arm: str, metric: str) -> list[float]:
+def metric_values(rows: dict[str, list[dict]], arm: str, metric: str) -> list[float]:
+    """The arm's per-seed values of ``metric`` (a missing or None value is no value)."""
     return [r[metric] for r in rows.get(arm, []) if r.get(metric) is not None]
 
 
-def _number(metric: str, value: float) -> str:
+def format_metric(metric: str, value: float) -> str:
+    """``value`` as the measured column writes ``metric`` (:data:`METRIC_FORMATS`), unit aside."""
     _, scale, spec, _ = METRIC_FORMATS[metric]
     return f"{scale * value:{spec}}"
 
@@ -114,13 +116,14 @@ def judge(condition: Condition, arm: list[float], baseline: list[float]) -> tupl
         return ratio <= threshold, f"{label} x{ratio:.2f}"
     if rule == "max_at_most":
         peak = max(arm, default=0.0)
-        return peak <= threshold, f"{label} {_number(metric, peak)}{unit}"
+        return peak <= threshold, f"{label} {format_metric(metric, peak)}{unit}"
     diff, low, high = difference_interval(arm, baseline)
     if rule == "mean_within":
-        return abs(diff) <= threshold, f"{label} {_number(metric, diff)}{unit}"
+        return abs(diff) <= threshold, f"{label} {format_metric(metric, diff)}{unit}"
     if rule not in INTERVAL_RULES:
         raise ValueError(f"unknown rule {rule!r} in a hypothesis of siri_verl/lab/verdicts.py")
-    measured = f"{label} {_number(metric, diff)}{unit} [{_number(metric, low)}, {_number(metric, high)}]"
+    low_text, high_text = format_metric(metric, low), format_metric(metric, high)
+    measured = f"{label} {format_metric(metric, diff)}{unit} [{low_text}, {high_text}]"
     end, compare = INTERVAL_RULES[rule]
     bound = low if end == "low" else high
     return (None if math.isnan(bound) else compare(bound, threshold)), measured
@@ -132,18 +135,18 @@ def hypotheses(rows: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
     out = []
     for hypothesis in HYPOTHESES:
         first = hypothesis.conditions[0].metric
-        if not (_values(rows, hypothesis.arm, first) and _values(rows, hypothesis.baseline, first)):
+        if not (metric_values(rows, hypothesis.arm, first) and metric_values(rows, hypothesis.baseline, first)):
             continue
         held, measured = [], []
         for condition in hypothesis.conditions:
             ok, text = judge(
                 condition,
-                _values(rows, hypothesis.arm, condition.metric),
-                _values(rows, hypothesis.baseline, condition.metric),
+                metric_values(rows, hypothesis.arm, condition.metric),
+                metric_values(rows, hypothesis.baseline, condition.metric),
             )
             held.append(ok)
             measured.append(text)
-        if hypothesis.quoted and (quoted := _values(rows, hypothesis.quoted[0], "acc")):
+        if hypothesis.quoted and (quoted := metric_values(rows, hypothesis.quoted[0], "acc")):
             measured.append(f"{hypothesis.quoted[1]} {100 * sum(quoted) / len(quoted):.1f} %")
         verdict = INCONCLUSIVE if None in held else PASSED if all(held) else FAILED
         out.append((f"{hypothesis.name}: {hypothesis.claim}", hypothesis.criterion, "; ".join(measured), verdict))
