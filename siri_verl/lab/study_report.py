@@ -51,7 +51,9 @@ def report_markdown(rows: dict[str, list[dict]], meta: dict, headroom: str = "")
         f"Eval: `eval_protocol=toy`, n = {meta['n']} samples per problem at T = 0.6, top_p 0.95, "
         f"{meta['limit'] or 'all'} held-out {meta.get('split', 'test')} problems per benchmark. Wall time (summed over every invocation on this "
         f"work directory): {meta.get('study_s', 0):.0f} s in all, {meta.get('jobs', 1)} jobs at a time (training {meta['train_s']:.0f} s, evaluation "
-        f"{meta['eval_s']:.0f} s).",
+        f"{meta['eval_s']:.0f} s after it"
+        + (f"; the untrained rows' {meta['untrained_eval_s']:.0f} s of evaluation ran beside the training"
+           if meta.get("untrained_eval_s") else "") + ").",
         "",
         *([headroom, ""] if headroom else []),
         "## Arms",

@@ -15,7 +15,8 @@ the model (a 1M Qwen2 warm-started through ``python -m siri_verl.sft``), the dat
    every phase-end checkpoint a run kept, with ``python -m siri_verl.eval`` under one protocol for
    all arms (``eval_protocol=toy``: n samples per problem at T = 0.6 on the held-out test split),
    ``--jobs`` lanes at a time, each lane's torch on its share of the cores. Rows without training
-   (the warm start, the cold start) are evaluated once per seed with that seed's sampling. An eval
+   (the warm start, the cold start) are evaluated once per seed with that seed's sampling, in one
+   lane beside the training (step 1), whose job start-ups leave a core idle. An eval
    that finished (its ``summary.json``) is not run again.
 3. **Report** ``results/toy_study.md`` (siri_verl/lab/study_report.py): per arm the mean and
    95% t-interval over seeds of accuracy and tokens (siri_verl/lab/study_statistics.py), ΔCRAcc
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -249,20 +251,21 @@ def lane_threads(lanes: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def evaluate_all(out: Path, tasks: list[dict], jobs: int) -> float:
+def evaluate_all(out: Path, tasks: list[dict], jobs: int, name: str = "eval_lane", beside: int = 0) -> float:
     """Every unfinished eval task, in ``jobs`` lanes of ``python -m siri_verl.lab.toy_study
-    --eval-lane``; returns wall seconds."""
+    --eval-lane`` (logs ``<out>/logs/<name><lane>.log``); returns wall seconds. ``beside``: other
+    processes sharing the cores meanwhile (training jobs), counted when the lanes' threads are set."""
     started = time.time()
     todo = [task for task in tasks if not (Path(task["out_dir"]) / "summary.json").exists()]
     lanes = []
     for lane in range(jobs):
         if todo[lane::jobs]:
-            path = out / "logs" / f"eval_lane{lane}.json"
+            path = out / "logs" / f"{name}{lane}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(todo[lane::jobs], indent=1))
             lanes.append(path)
 
-    env = {**os.environ, **lane_threads(len(lanes))}
+    env = {**os.environ, **lane_threads(len(lanes) + beside)}
 
     def run_lane(path: Path) -> None:
         command = [sys.executable, "-m", "siri_verl.lab.toy_study", "--eval-lane", str(path)]
@@ -340,7 +343,21 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         # Smoke runs: every arm starts from (and the untrained rows are) this model.
         start = args.start_model if Path(args.start_model).exists() else f"${{siri_verl_asset:{args.start_model}}}"
         extra.append(f"actor_rollout_ref.model.path={start}")
-    train_s = train(out, recipes, args.seeds, args.steps, extra, args.jobs)
+
+    def eval_task(arm: Arm, seed: int, model, tags: dict) -> dict:
+        tags = {k: v for k, v in tags.items() if v is not None}
+        out_dir = arm_eval_root(out, arm) / f"seed{seed}"
+        return {"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(out_dir), "limit": args.limit,
+                "n": args.n, "tags": tags, "split": args.split}  # fmt: skip
+
+    # The rows without training (warm start, cold start) are evaluated in one lane while the jobs
+    # train: a job's start-up leaves a core idle for most of a minute (results/overhead.md).
+    untrained = [eval_task(arm, seed, args.start_model or arm.model, {}) for arm in arms if not arm.recipe
+                 for seed in args.seeds]  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1) as beside_training:
+        untrained_eval = beside_training.submit(evaluate_all, out, untrained, 1, "eval_untrained", beside=args.jobs)
+        train_s = train(out, recipes, args.seeds, args.steps, extra, args.jobs)
+        untrained_s = untrained_eval.result()
 
     evals, tasks, evaluated = [], [], {}
     for arm in arms:
@@ -349,16 +366,12 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
                 job = job_dir(out, arm.recipe, seed)
                 model, step = checkpoint_of(arm, job)
                 summary = _job_summary(job)
-                tags = {"train_run_id": summary.get("run_id"), "checkpoint_step": step}
+                task = eval_task(arm, seed, model, {"train_run_id": summary.get("run_id"), "checkpoint_step": step})
+                tasks.append(task)
+                evaluated[(arm.recipe, seed, step)] = task
             else:
-                model, step, summary, tags = args.start_model or arm.model, None, {}, {}
-            tags = {k: v for k, v in tags.items() if v is not None}
-            eval_dir = arm_eval_root(out, arm) / f"seed{seed}"
-            evals.append((arm, seed, step, summary, eval_dir))
-            tasks.append({"arm": arm.name, "model": str(model), "seed": seed, "out_dir": str(eval_dir),
-                          "limit": args.limit, "n": args.n, "tags": tags, "split": args.split})  # fmt: skip
-            if arm.recipe:
-                evaluated[(arm.recipe, seed, step)] = tasks[-1]
+                step, summary = None, {}
+            evals.append((arm, seed, step, summary, arm_eval_root(out, arm) / f"seed{seed}"))
     along = phase_end_tasks(out, arms, args, evaluated)
     eval_s = evaluate_all(out, tasks + [task for task, _ in along if task not in tasks], args.jobs)
     rows: dict[str, list[dict]] = {}
@@ -384,7 +397,8 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
         "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/lab/toy_reasoner.py)",
         "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
         "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit, "split": args.split,
-        **add_wall_time(out, train_s=train_s, eval_s=eval_s, study_s=time.time() - study_started),
+        **add_wall_time(out, train_s=train_s, untrained_eval_s=untrained_s, eval_s=eval_s,
+                        study_s=time.time() - study_started),
     }  # fmt: skip
     curves = None
     if all(cosine_runs):

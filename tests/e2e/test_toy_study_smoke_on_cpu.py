@@ -4,8 +4,8 @@
 results/toy_study.md), not a test. This runs the same command end to end in about two minutes:
 the headroom checks, one training step of the arm that carries both methods (SIRI x InftyThink:
 the SIRI schedule's cap on the ``inftythink`` agent loop) as a Hydra multirun, the evals of its
-checkpoint and of one untrained row per side under the study's protocol (the SIRI side's
-single-call eval, the InftyThink+ side's segmented one), the report code on those runs, then the
+checkpoint and of one untrained row per side (those beside the training job) under the study's
+protocol (the SIRI side's single-call eval, the InftyThink+ side's segmented one), the report code on those runs, then the
 same command again, which must redo nothing. Every arm starts from the untrained toy reasoner
 (``--start-model toy_reasoner_base``, built in seconds) instead of the SFT builds, which take
 minutes: the numbers mean nothing; the path is the real one.
@@ -80,6 +80,10 @@ def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_witho
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "toy_study: training" not in second.stdout and "toy_study: evaluating" not in second.stdout
     assert "toy_study: evaluating" in (out / "logs" / "eval_lane0.log").read_text()
+    # The untrained rows were evaluated beside the training job, not after it.
+    assert "toy_study: evaluating warm start seed 0" in (out / "logs" / "eval_untrained0.log").read_text()
+    untrained_done = (out / "eval" / "warm_start" / "seed0" / "summary.json").stat().st_mtime
+    assert untrained_done < (out / "sweep" / "toy_siri_inftythink_seed0" / "summary.json").stat().st_mtime
     assert json.loads((out / "rows.json").read_text()) == rows
     # ... and reports on the same MLflow run.
     (again,) = client.search_runs(
