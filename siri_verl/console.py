@@ -258,8 +258,9 @@ def run_logged(command: list[str], log_path: str, label: str, every_s: float = 1
 
 # A line Ray forwards from a worker: "(TaskRunner pid=123) text", the prefix coloured on a terminal.
 _RAY_PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)?\((?P<actor>[^)]*)\)(?:\x1b\[[0-9;]*m)? ?")
-# The trainer's own console lines (print_step, print_validation).
-_CONSOLE_LINE = re.compile(r"^(step \d|validation at step )")
+# The trainer's own console lines (print_step, print_validation); compact_line right-aligns the
+# step to the width of the total ("step  3/20").
+_CONSOLE_LINE = re.compile(r"^(step +\d|validation at step )")
 
 
 def is_console_line(line: str) -> bool:

@@ -142,11 +142,14 @@ def test_on_the_driver_only_the_trainers_lines_reach_the_console(tmp_path, capsy
         print("\x1b[36m(WorkerDict pid=7)\x1b[0m Before FSDP, memory allocated (GB): 0.00")
         print("\x1b[36m(TaskRunner pid=5)\x1b[0m step 1/2  L=40 compress  score 0.250", end="")
         print("\n(TaskRunner pid=5) validation at step 0: toy acc@1 0.100")
+        # The line as compact_line writes it for a one-digit step of a two-digit run ("step  3/20").
+        print(f"\x1b[36m(TaskRunner pid=5)\x1b[0m {console.compact_line(3, 20, VALIDATION)}")
         warnings.warn("Disabled critic as algorithm.adv_estimator != gae", UserWarning)
     out = capsys.readouterr()
     assert out.out.splitlines() == [
         "\x1b[36m(TaskRunner pid=5)\x1b[0m step 1/2  L=40 compress  score 0.250",
         "(TaskRunner pid=5) validation at step 0: toy acc@1 0.100",
+        "\x1b[36m(TaskRunner pid=5)\x1b[0m step  3/20  val toy_running_sum acc@4 0.920 tokens 41.9",
     ]
     assert "Disabled critic" not in out.err
     kept = path.read_text()
