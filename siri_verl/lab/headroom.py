@@ -28,6 +28,7 @@ import argparse
 import json
 import random
 import re
+import shlex
 import statistics
 import sys
 from dataclasses import asdict, dataclass
@@ -253,7 +254,7 @@ def main(argv: list[str]) -> int:
                          "the checks use tuning seeds only")  # fmt: skip
     out = Path(args.out).resolve()
     found, meta = run_headroom(args.model, out, tuple(args.seeds), args.limit, args.n)
-    meta["command"] = "python -m siri_verl.lab.headroom " + " ".join(args.argv)
+    meta["command"] = "python -m siri_verl.lab.headroom " + shlex.join(args.argv)
     (out / "headroom.json").write_text(json.dumps({"checks": [asdict(c) for c in found], **meta}, indent=2))
     print(headroom_markdown(found, meta))
     return 0 if all(c.passed for c in found) else 1

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -393,7 +394,7 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
 
     cosine_runs = [_job_summary(job_dir(out, "toy_siri_cosine", s)).get("run_id") for s in args.seeds]
     meta = {
-        "command": "python -m siri_verl.lab.toy_study " + " ".join(args.argv),
+        "command": "python -m siri_verl.lab.toy_study " + shlex.join(args.argv),
         "hardware": args.hardware, "model": "toy reasoner, 1M-parameter Qwen2 (siri_verl/lab/toy_reasoner.py)",
         "seeds": list(args.seeds), "steps": args.steps or "each recipe's (the checkpoint column)", "n": args.n,
         "jobs": args.jobs, "start_model": args.start_model, "limit": args.limit, "split": args.split,

@@ -59,6 +59,8 @@ def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_witho
     for arm in ARMS:
         assert f"| {arm} |" in report
     assert "every arm started from `toy_reasoner_base` (a smoke run)" in report
+    # The command it states runs as written: arm names with spaces stay quoted.
+    assert "--arms 'warm start' 'cold start only' 'SIRI x InftyThink'" in report
     assert "2 jobs at a time" in report and "No setting was tuned on a reported seed" in report
     # The headroom checks were printed before any training, and head the report.
     assert first.stdout.index("Headroom checks") < first.stdout.index("toy_study: training")
