@@ -5,10 +5,10 @@ results/toy_study.md), not a test. This runs the same command end to end in abou
 the headroom checks, one training step of the arm that carries both methods (SIRI x InftyThink:
 the SIRI schedule's cap on the ``inftythink`` agent loop) as a Hydra multirun, the evals of its
 checkpoint and of one untrained row per side (those beside the training job) under the study's
-protocol (the SIRI side's single-call eval, the InftyThink+ side's segmented one), the report code on those runs, then the
-same command again, which must redo nothing. Every arm starts from the untrained toy reasoner
-(``--start-model toy_reasoner_base``, built in seconds) instead of the SFT builds, which take
-minutes: the numbers mean nothing; the path is the real one.
+protocol (the SIRI side's single-call eval, the InftyThink+ side's segmented one), the report
+code on those runs, then the same command again, which must redo nothing. Every arm starts from
+the untrained toy reasoner (``--start-model toy_reasoner_base``, built in seconds) instead of the
+SFT builds, which take minutes: the numbers mean nothing; the path is the real one.
 
 One training job, not one per side: a verl job's start-up is most of a short job's time (about a
 minute on 2 cores, results/overhead.md), and two at once took the test to 136 s. The SIRI-side
