@@ -120,6 +120,13 @@ def run_logged(command: list[str], log: Path, cwd: Path, what: str, env: dict[st
         raise RuntimeError(f"{what} failed (exit {result.returncode}); log: {log}")
 
 
+def unfinished_jobs(out: Path, recipes: list[str], seeds: list[int]) -> list[tuple[str, int]]:
+    """The (recipe, seed) jobs that have not left their final checkpoint yet."""
+    return [
+        (recipe, seed) for seed in seeds for recipe in recipes if final_checkpoint(job_dir(out, recipe, seed)) is None
+    ]
+
+
 def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, extra: list[str], jobs: int) -> float:
     """Run the jobs not finished yet, ``jobs`` multiruns at a time; returns wall seconds.
 
@@ -127,9 +134,7 @@ def train(out: Path, recipes: list[str], seeds: list[int], steps: int | None, ex
     multirun per seed over its recipes (Hydra multirun: one process, job after job).
     """
     started = time.time()
-    todo = [
-        (recipe, seed) for seed in seeds for recipe in recipes if final_checkpoint(job_dir(out, recipe, seed)) is None
-    ]
+    todo = unfinished_jobs(out, recipes, seeds)
     batches = []
     for lane in range(jobs):
         mine = todo[lane::jobs]
@@ -355,8 +360,12 @@ def run_study(args: argparse.Namespace) -> dict[str, list[dict]]:
     # train: a job's start-up leaves a core idle for most of a minute (results/overhead.md).
     untrained = [eval_task(arm, seed, args.start_model or arm.model, {}) for arm in arms if not arm.recipe
                  for seed in args.seeds]  # fmt: skip
+    # Its threads count the training lanes that will run (none when a rerun finds every job done).
+    training_lanes = min(args.jobs, len(unfinished_jobs(out, recipes, args.seeds)))
     with ThreadPoolExecutor(max_workers=1) as beside_training:
-        untrained_eval = beside_training.submit(evaluate_all, out, untrained, 1, "eval_untrained", beside=args.jobs)
+        untrained_eval = beside_training.submit(
+            evaluate_all, out, untrained, 1, "eval_untrained", beside=training_lanes
+        )
         train_s = train(out, recipes, args.seeds, args.steps, extra, args.jobs)
         untrained_s = untrained_eval.result()
 

@@ -25,6 +25,9 @@ import sys
 
 import mlflow
 
+from siri_verl.lab import toy_study
+from siri_verl.lab.study_arms import ARMS_BY_NAME
+
 ARMS = ["warm start", "cold start only", "SIRI x InftyThink"]
 TRAINED = "SIRI x InftyThink"
 
@@ -84,8 +87,9 @@ def test_the_study_trains_evaluates_and_reports_each_arm_type_then_resumes_witho
     assert "toy_study: evaluating" in (out / "logs" / "eval_lane0.log").read_text()
     # The untrained rows were evaluated beside the training job, not after it.
     assert "toy_study: evaluating warm start seed 0" in (out / "logs" / "eval_untrained0.log").read_text()
-    untrained_done = (out / "eval" / "warm_start" / "seed0" / "summary.json").stat().st_mtime
-    assert untrained_done < (out / "sweep" / "toy_siri_inftythink_seed0" / "summary.json").stat().st_mtime
+    untrained_done = (toy_study.arm_eval_root(out, ARMS_BY_NAME["warm start"]) / "seed0" / "summary.json").stat()
+    trained_done = (toy_study.job_dir(out, ARMS_BY_NAME[TRAINED].recipe, 0) / "summary.json").stat()
+    assert untrained_done.st_mtime < trained_done.st_mtime
     assert json.loads((out / "rows.json").read_text()) == rows
     # ... and reports on the same MLflow run.
     (again,) = client.search_runs(
